@@ -1,0 +1,283 @@
+// Command grade grades a Docker lab submission by evidence: it builds the
+// student's Dockerfile, inspects the image, runs the container, probes its
+// endpoints and prints a checkpoint scorecard.
+//
+//	grade [flags] [DIR]     grade the submission in DIR (default .)
+//	grade clean             remove every image grade has built
+//	grade version           print the version
+//
+// Exit codes: 0 every required check passed, 1 a required check failed,
+// 2 the grader could not grade (usage, Docker, base image, timeout, bug).
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"runtime/debug"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/mattn/go-isatty"
+
+	"github.com/gradelab/grade/checks"
+	"github.com/gradelab/grade/grader"
+	"github.com/gradelab/grade/grader/report"
+	"github.com/gradelab/grade/grader/session"
+)
+
+// version is set at build time with -ldflags "-X main.version=…".
+var version = ""
+
+func graderVersion() string {
+	if version != "" {
+		return version
+	}
+	if bi, ok := debug.ReadBuildInfo(); ok && bi.Main.Version != "" && bi.Main.Version != "(devel)" {
+		return bi.Main.Version
+	}
+	return "dev"
+}
+
+func main() {
+	os.Exit(run(os.Args[1:], os.Stdout, os.Stderr))
+}
+
+// multiFlag collects a repeated string flag.
+type multiFlag []string
+
+func (m *multiFlag) String() string     { return strings.Join(*m, ",") }
+func (m *multiFlag) Set(s string) error { *m = append(*m, s); return nil }
+
+const usage = `Usage:
+  grade [flags] [DIR]   grade the Multi-Stage Build submission in DIR (default .)
+  grade clean           remove every image grade has built (tags and builder stages)
+  grade version         print grade's version
+
+Exit codes: 0 all required checks pass · 1 a required check failed · 2 could not grade
+
+Flags:
+`
+
+func run(args []string, stdout, stderr io.Writer) int {
+	if len(args) > 0 {
+		switch args[0] {
+		case "clean":
+			return runClean(args[1:], stdout, stderr)
+		case "version", "--version":
+			fmt.Fprintln(stdout, "grade", graderVersion())
+			return 0
+		}
+	}
+
+	fs := flag.NewFlagSet("grade", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	var formats, outputs multiFlag
+	opts := grader.DefaultOptions()
+	fs.Var(&formats, "format", "report format: "+strings.Join(report.Formats(), "|")+" (repeatable, paired with --output)")
+	fs.Var(&outputs, "output", "write the report to `FILE` instead of stdout (repeatable, one per --format)")
+	colorMode := fs.String("color", "auto", "color the text scorecard: auto (only on a terminal, never with NO_COLOR) | always | never")
+	fs.DurationVar(&opts.BuildTimeout, "build-timeout", opts.BuildTimeout, "limit for each image build")
+	fs.DurationVar(&opts.StartTimeout, "start-timeout", opts.StartTimeout, "limit for the container to answer HTTP")
+	fs.DurationVar(&opts.ProbeTimeout, "probe-timeout", opts.ProbeTimeout, "limit for each endpoint probe")
+	timeout := fs.Duration("timeout", 15*time.Minute, "limit for the whole grading run (exit 2 when reached)")
+	noKeep := fs.Bool("no-keep", false, "remove this run's images at the end (default: keep them as build cache until `grade clean`)")
+	fs.BoolVar(&opts.Baseline, "baseline", false, "also build the single-stage Dockerfile and report how much smaller the multi-stage image is")
+	verbose := fs.Bool("verbose", false, "show passing checks' evidence and the whole build log")
+	fs.Usage = func() {
+		fmt.Fprint(stderr, usage)
+		fs.PrintDefaults()
+	}
+
+	var positional []string
+	for rest := args; ; {
+		if err := fs.Parse(rest); err != nil {
+			if errors.Is(err, flag.ErrHelp) {
+				return 0
+			}
+			return 2
+		}
+		if fs.NArg() == 0 {
+			break
+		}
+		positional = append(positional, fs.Arg(0))
+		rest = fs.Args()[1:]
+	}
+	if len(positional) > 1 {
+		fmt.Fprintf(stderr, "grade: one submission folder at a time (got %d: %s); run grade once per folder\n", len(positional), strings.Join(positional, " "))
+		return 2
+	}
+	dir := "."
+	if len(positional) == 1 {
+		dir = positional[0]
+	}
+	targets, err := pairTargets(formats, outputs)
+	if err != nil {
+		fmt.Fprintln(stderr, "grade:", err)
+		return 2
+	}
+	switch *colorMode {
+	case "auto", "always", "never":
+	default:
+		fmt.Fprintf(stderr, "grade: --color must be auto, always or never (got %q)\n", *colorMode)
+		return 2
+	}
+	opts.Keep = !*noKeep
+	opts.GraderVersion = graderVersion()
+	if st, err := session.DefaultStore(); err == nil {
+		opts.Store = st
+	}
+
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	go func() {
+		<-ctx.Done()
+		if ctx.Err() == context.Canceled {
+			fmt.Fprintln(stderr, "grade: interrupted — removing containers (press Ctrl-C again to quit at once)")
+			stop() // a second signal now terminates the process
+		}
+	}()
+	ctx, cancel := context.WithTimeout(ctx, *timeout)
+	defer cancel()
+
+	rep, err := grader.Grade(ctx, checks.Multistage, dir, opts)
+	if err != nil {
+		fmt.Fprintln(stderr, "grade:", err)
+		return 2
+	}
+	for _, t := range targets {
+		if err := t.write(rep, stdout, *colorMode, *verbose); err != nil {
+			fmt.Fprintln(stderr, "grade:", err)
+			return 2
+		}
+	}
+	if !rep.Gradable {
+		for _, c := range rep.Checks {
+			if c.Status == grader.StatusError {
+				fmt.Fprintf(stderr, "grade: could not grade: %s\n", firstLine(c.Message))
+				break
+			}
+		}
+	}
+	return rep.ExitCode()
+}
+
+// target is one report to write: a format and where to.
+type target struct {
+	format string
+	path   string // "" for stdout
+}
+
+// pairTargets matches --format and --output flags in order. Without any
+// --output every format goes to stdout (only one may); when every format
+// goes to a file, the text scorecard still goes to stdout for the log.
+func pairTargets(formats, outputs []string) ([]target, error) {
+	if len(formats) == 0 {
+		formats = []string{"text"}
+	}
+	if len(outputs) > len(formats) {
+		return nil, fmt.Errorf("%d --output for %d --format: give one --format before each --output", len(outputs), len(formats))
+	}
+	valid := map[string]bool{}
+	for _, f := range report.Formats() {
+		valid[f] = true
+	}
+	var ts []target
+	toStdout := 0
+	for i, f := range formats {
+		if !valid[f] {
+			return nil, fmt.Errorf("unknown --format %q: use one of %s", f, strings.Join(report.Formats(), ", "))
+		}
+		t := target{format: f}
+		if i < len(outputs) {
+			t.path = outputs[i]
+		} else {
+			toStdout++
+		}
+		ts = append(ts, t)
+	}
+	if toStdout > 1 {
+		return nil, errors.New("only one --format can go to stdout: give the others an --output FILE")
+	}
+	if toStdout == 0 {
+		ts = append(ts, target{format: "text"})
+	}
+	return ts, nil
+}
+
+func (t target) write(rep *grader.Report, stdout io.Writer, colorMode string, verbose bool) error {
+	w := stdout
+	var f *os.File
+	if t.path != "" {
+		var err error
+		f, err = os.Create(t.path)
+		if err != nil {
+			return fmt.Errorf("cannot write the report: %w", err)
+		}
+		w = f
+	}
+	o := report.Options{Verbose: verbose, Color: useColor(colorMode, w)}
+	err := report.Render(w, t.format, rep, o)
+	if f != nil {
+		if cerr := f.Close(); err == nil {
+			err = cerr
+		}
+	}
+	return err
+}
+
+// useColor: never with NO_COLOR, never off a terminal unless forced.
+func useColor(mode string, w io.Writer) bool {
+	if _, ok := os.LookupEnv("NO_COLOR"); ok {
+		return false
+	}
+	switch mode {
+	case "always":
+		return true
+	case "never":
+		return false
+	}
+	f, ok := w.(*os.File)
+	return ok && (isatty.IsTerminal(f.Fd()) || isatty.IsCygwinTerminal(f.Fd()))
+}
+
+func runClean(args []string, stdout, stderr io.Writer) int {
+	if len(args) > 0 {
+		fmt.Fprintf(stderr, "grade clean takes no arguments (got %s)\n", strings.Join(args, " "))
+		return 2
+	}
+	st, err := session.DefaultStore()
+	if err != nil {
+		fmt.Fprintln(stderr, "grade clean:", err)
+		return 2
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	s, err := session.New(ctx, session.Options{})
+	if err != nil {
+		fmt.Fprintln(stderr, "grade clean:", grader.EnvironmentMessage(err))
+		return 2
+	}
+	defer s.Close()
+	res, err := session.Clean(ctx, s.Client(), st)
+	fmt.Fprintf(stdout, "removed %d image(s)", res.Removed)
+	if len(res.Kept) > 0 {
+		fmt.Fprintf(stdout, "; %d still in use by containers or other builds' cache (kept)", len(res.Kept))
+	}
+	fmt.Fprintln(stdout)
+	if err != nil {
+		fmt.Fprintln(stderr, "grade clean:", err)
+		return 2
+	}
+	return 0
+}
+
+func firstLine(s string) string {
+	l, _, _ := strings.Cut(s, "\n")
+	return l
+}

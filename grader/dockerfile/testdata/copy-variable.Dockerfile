@@ -1,0 +1,4 @@
+ARG STAGE=builder
+FROM golang:1.21 AS builder
+FROM alpine:3.18
+COPY --from=${STAGE} /app/server .

@@ -1,0 +1,3 @@
+FROM golang:1.21 AS builder
+FROM alpine:3.18
+ADD --from=builder /app/server .

@@ -1,0 +1,2 @@
+# only args
+ARG GO_VERSION=1.21

@@ -1,0 +1,3 @@
+ARG X=1
+RUN echo hello
+FROM alpine:3.18

@@ -1,0 +1,1 @@
+FROM golang:1.21 AS 1builder

@@ -1,0 +1,2 @@
+FROM golang:1.21 AS builder
+FROM Builder
