@@ -172,7 +172,7 @@ func parseHint(pe *dockerfile.ParseError) string {
 	case strings.Contains(m, "before the first FROM"):
 		return "Every instruction (except ARG) belongs to a stage: put `FROM golang:1.21 AS builder` first"
 	case strings.Contains(m, "did you mean"):
-		return fmt.Sprintf("Fix the instruction on line %d: %s", pe.Line, m[strings.Index(m, "did you mean"):len(m)-1])
+		return fmt.Sprintf("Fix the instruction on line %d: %s", pe.Line, strings.TrimSuffix(m[strings.Index(m, "did you mean"):], ")"))
 	case strings.Contains(m, "unknown instruction"):
 		return fmt.Sprintf("Line %d is not a Dockerfile instruction; check its spelling, or a missing `\\` at the end of the line before it", pe.Line)
 	case strings.Contains(m, "unknown flag: --from"):
@@ -182,7 +182,10 @@ func parseHint(pe *dockerfile.ParseError) string {
 	case strings.Contains(m, "should not be blank"):
 		return "The FROM image comes from an ARG without a value: give the global ARG a default before the first FROM, e.g. `ARG GO_VERSION=1.21`"
 	}
-	return fmt.Sprintf("Fix the syntax error on line %d (`docker build -f Dockerfile.multistage .` reports the same)", pe.Line)
+	if pe.Line == 0 {
+		return "Fix the Dockerfile syntax (`docker build -f " + pe.Name + " .` reports the same error)"
+	}
+	return fmt.Sprintf("Fix the syntax error on line %d (`docker build -f %s .` reports the same error)", pe.Line, pe.Name)
 }
 
 // misnamed returns the entries of siblings that look like name misspelt:
@@ -277,9 +280,9 @@ func judgeCopyFrom(f *dockerfile.File) grader.Outcome {
 		return grader.Failed("no FROM instruction", hintTwoStages).At(f.Name, 0)
 	}
 	if holder, c, ok := finalSource(f); ok {
-		msg := fmt.Sprintf("the final stage %s copies from %s: %s (line %d)", final.Label(), c.Stage.String(), copyText(c), c.Line)
+		msg := fmt.Sprintf("the final stage (%s) copies from %s: %s (line %d)", final.Label(), c.Stage.String(), copyText(c), c.Line)
 		if holder != final {
-			msg = fmt.Sprintf("the final stage %s is built FROM %s, which copies from %s: %s (line %d)",
+			msg = fmt.Sprintf("the final stage (%s) is built FROM %s, which copies from %s: %s (line %d)",
 				final.Label(), holder.Label(), c.Stage.String(), copyText(c), c.Line)
 		}
 		return grader.Passed(msg).At(f.Name, c.Line)
@@ -300,13 +303,13 @@ func judgeCopyFrom(f *dockerfile.File) grader.Outcome {
 	for _, s := range f.Stages {
 		for _, c := range s.CopiesFrom {
 			if c.Stage != nil {
-				return grader.Failed(fmt.Sprintf("%s (line %d) is in stage %s, not in the final stage %s (line %d); only the final stage becomes the image",
+				return grader.Failed(fmt.Sprintf("%s (line %d) is in %s, not in the final stage (%s, line %d); only the final stage becomes the image",
 					copyText(c), c.Line, s.Label(), final.Label(), final.Line),
 					"Only the final stage becomes the image: put `COPY --from=builder /app/server .` in the last stage, after `FROM alpine:3.18`").At(f.Name, c.Line)
 			}
 		}
 	}
-	return grader.Failed(fmt.Sprintf("the final stage %s has no COPY --from; %s", final.String(), stageList(f)),
+	return grader.Failed(fmt.Sprintf("the final stage, %s, has no COPY --from; %s", final.String(), stageList(f)),
 		hintCopyFrom).At(f.Name, final.Line)
 }
 
@@ -429,10 +432,10 @@ func judgeDistinctBases(f *dockerfile.File) grader.Outcome {
 		builder, how = c.Stage, "the stage it copies from"
 	}
 	if !dockerfile.SameImage(final.Base, builder.Base) {
-		return grader.Passed(fmt.Sprintf("the final stage %s starts from %s; the builder %s (%s) from %s",
+		return grader.Passed(fmt.Sprintf("the final stage (%s) starts from %s; the builder, %s (%s), from %s",
 			final.Label(), describeBase(final), builder.Label(), how, describeBase(builder))).At(f.Name, final.Line)
 	}
-	msg := fmt.Sprintf("the final stage %s and the builder %s (%s) both start from %s: final %s, builder %s",
+	msg := fmt.Sprintf("the final stage (%s) and the builder, %s (%s), both start from %s: final %s, builder %s",
 		final.Label(), builder.Label(), how, dockerfile.FamiliarImage(final.Base), describeBase(final), describeBase(builder))
 	for s := final.Parent; s != nil; s = s.Parent {
 		if s == builder {
@@ -476,10 +479,10 @@ func judgeNonRoot(f *dockerfile.File) grader.Outcome {
 	}
 	switch {
 	case final.UserLine == 0:
-		msg := fmt.Sprintf("the final stage %s sets no USER, so the container runs as root", final.String())
+		msg := fmt.Sprintf("the final stage, %s, sets no USER, so the container runs as root", final.String())
 		for _, s := range f.Stages {
 			if s != final && s.UserLine != 0 && !dockerfile.IsRoot(s.User) && userOrigin(f, s) == s {
-				msg += fmt.Sprintf("; USER %s on line %d is in stage %s, which does not carry into the final stage", s.UserRaw, s.UserLine, s.Label())
+				msg += fmt.Sprintf("; USER %s on line %d is in %s, which does not carry into the final stage", s.UserRaw, s.UserLine, s.Label())
 				break
 			}
 		}
@@ -489,10 +492,10 @@ func judgeNonRoot(f *dockerfile.File) grader.Outcome {
 			final.UserRaw, final.UserLine),
 			"Give USER a value that is set in the final stage: `USER appuser`, or declare `ARG UID=1000` inside the final stage before `USER ${UID}`").At(f.Name, final.UserLine)
 	case dockerfile.IsRoot(final.User):
-		return grader.Failed(fmt.Sprintf("the final stage %s runs as root: USER %s", final.Label(), describeUser(f, final)),
+		return grader.Failed(fmt.Sprintf("the final stage (%s) runs as root: %s", final.Label(), describeUser(f, final)),
 			hintNotRootRun).At(f.Name, final.UserLine)
 	}
-	msg := fmt.Sprintf("the final stage %s runs as %s", final.Label(), describeUser(f, final))
+	msg := fmt.Sprintf("the final stage (%s) runs as %s", final.Label(), describeUser(f, final))
 	if dockerfile.SameImage(final.Base, dockerfile.Scratch) && !numericUser(final.User) {
 		msg += "; note: scratch has no /etc/passwd, so a user name cannot be resolved there — prefer a numeric UID such as 65534:65534"
 	}

@@ -246,7 +246,7 @@ func TestJudgeCopyFrom(t *testing.T) {
 		{name: "variable", in: "ARG S=builder\nFROM golang:1.21 AS builder\nFROM alpine:3.18\nCOPY --from=$S /app/server .\n", status: grader.StatusFail, line: 4,
 			msg: []string{"does not expand variables"}, hint: []string{"COPY --from=builder /app/server ."}},
 		{name: "only in non-final stage", in: "FROM golang:1.21 AS builder\nFROM alpine:3.18 AS packer\nCOPY --from=builder /app/server .\nFROM alpine:3.18\nCMD [\"./server\"]\n", status: grader.StatusFail, line: 3,
-			msg: []string{"is in stage packer, not in the final stage stage 2 (line 4)"}, hint: []string{"Only the final stage becomes the image"}},
+			msg: []string{"is in packer, not in the final stage (stage 2, line 4)"}, hint: []string{"Only the final stage becomes the image"}},
 		{name: "no COPY --from", in: "FROM golang:1.21 AS builder\nFROM alpine:3.18\nCOPY . .\n", status: grader.StatusFail, line: 2,
 			msg: []string{"has no COPY --from", "builder (golang:1.21, line 1)"}, hint: []string{"COPY --from=builder /app/server ."}},
 	})
@@ -255,7 +255,7 @@ func TestJudgeCopyFrom(t *testing.T) {
 func TestJudgeDistinctBases(t *testing.T) {
 	runDFCases(t, judgeDistinctBases, []dfCase{
 		{name: "solution", in: "solution", status: grader.StatusPass, line: 13,
-			msg: []string{"starts from alpine:3.18 (line 13)", "builder builder (the stage it copies from) from golang:1.21 (line 2)"}},
+			msg: []string{"starts from alpine:3.18 (line 13)", "the builder, builder (the stage it copies from), from golang:1.21 (line 2)"}},
 		{name: "scratch", in: "scratch", status: grader.StatusPass, line: 13, msg: []string{"scratch"}},
 		{name: "same image", in: "FROM golang:1.21 AS builder\nFROM golang:1.21\nCOPY --from=builder /app/server .\n", status: grader.StatusFail, line: 2,
 			msg: []string{"both start from golang:1.21"}, hint: []string{"FROM alpine:3.18", "FROM scratch"}},
@@ -273,7 +273,7 @@ func TestJudgeDistinctBases(t *testing.T) {
 		{name: "final FROM runtime base", in: "FROM golang:1.21 AS builder\nFROM alpine:3.18 AS base\nFROM base\nCOPY --from=builder /app/server .\n", status: grader.StatusPass, line: 3,
 			msg: []string{"alpine:3.18 (FROM base, inherited, line 3)"}},
 		{name: "builder is the copied-from stage, not the first", in: "FROM alpine:3.18 AS certs\nFROM golang:1.21 AS builder\nFROM golang:1.21\nCOPY --from=builder /app/server .\n", status: grader.StatusFail, line: 3,
-			msg: []string{"builder builder (the stage it copies from)"}},
+			msg: []string{"the builder, builder (the stage it copies from)"}},
 		{name: "no copy: first stage", in: "FROM golang:1.21 AS builder\nFROM alpine:3.18\n", status: grader.StatusPass, line: 2,
 			msg: []string{"(the first stage)"}},
 		{name: "single stage", in: "starter", status: grader.StatusFail, line: 2, msg: []string{"only one stage"}},
@@ -287,7 +287,7 @@ func TestJudgeNonRoot(t *testing.T) {
 		{name: "missing USER", in: "FROM golang:1.21 AS builder\nFROM alpine:3.18\nCOPY --from=builder /app/server .\nCMD [\"./server\"]\n", status: grader.StatusFail, line: 4,
 			msg: []string{"sets no USER", "runs as root"}, hint: []string{"RUN adduser -D -u 1000 appuser", "USER appuser"}},
 		{name: "USER only in builder", in: "FROM golang:1.21 AS builder\nUSER gopher\nFROM alpine:3.18\nCOPY --from=builder /app/server .\n", status: grader.StatusFail, line: 4,
-			msg: []string{"sets no USER", "USER gopher on line 2 is in stage builder"}},
+			msg: []string{"sets no USER", "USER gopher on line 2 is in builder"}},
 		{name: "USER root", in: "FROM golang:1.21 AS builder\nFROM alpine:3.18\nUSER root\n", status: grader.StatusFail, line: 3,
 			msg: []string{"runs as root", `"root" (USER on line 3)`}, hint: []string{"USER appuser"}},
 		{name: "USER 0", in: "FROM alpine:3.18\nUSER 0\n", status: grader.StatusFail, line: 2, msg: []string{"runs as root"}},

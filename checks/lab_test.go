@@ -4,18 +4,15 @@ import (
 	"context"
 	"fmt"
 	"os"
-	"path/filepath"
-	"slices"
 	"sort"
 	"strings"
 	"testing"
 	"time"
 
-	"github.com/moby/moby/client"
-
 	"github.com/gradelab/grade/checks"
 	"github.com/gradelab/grade/grader"
 	"github.com/gradelab/grade/grader/session"
+	"github.com/gradelab/grade/internal/enginetest"
 	"github.com/gradelab/grade/internal/fixture"
 )
 
@@ -49,17 +46,21 @@ func TestMain(m *testing.M) {
 			os.Exit(2)
 		}
 	}
-	before := imageSet(ctx, cli)
+	before, err := enginetest.Images(ctx, cli)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(2)
+	}
 
 	code := m.Run()
 
 	res, err := session.Clean(ctx, cli, store)
-	after := imageSet(ctx, cli)
+	after, _ := enginetest.Images(ctx, cli)
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "grade clean failed:", err)
 		code = 1
 	}
-	if extra, gone := diff(before, after); len(extra) > 0 || len(gone) > 0 {
+	if extra, gone := enginetest.Diff(before, after); len(extra) > 0 || len(gone) > 0 {
 		fmt.Fprintf(os.Stderr, "after grade clean the engine's images differ from before the tests: %d left behind %v, %d missing %v (clean removed %d, kept %v)\n",
 			len(extra), extra, len(gone), gone, res.Removed, res.Kept)
 		code = 1
@@ -67,34 +68,6 @@ func TestMain(m *testing.M) {
 	s.Close()
 	os.RemoveAll(stateDir)
 	os.Exit(code)
-}
-
-func imageSet(ctx context.Context, cli client.APIClient) map[string]bool {
-	list, err := cli.ImageList(ctx, client.ImageListOptions{All: true})
-	if err != nil {
-		panic(err)
-	}
-	out := map[string]bool{}
-	for _, im := range list.Items {
-		out[im.ID] = true
-	}
-	return out
-}
-
-func diff(before, after map[string]bool) (extra, gone []string) {
-	for id := range after {
-		if !before[id] {
-			extra = append(extra, id)
-		}
-	}
-	for id := range before {
-		if !after[id] {
-			gone = append(gone, id)
-		}
-	}
-	sort.Strings(extra)
-	sort.Strings(gone)
-	return
 }
 
 // want describes the expected grading of one submission: statuses of the
@@ -288,7 +261,7 @@ func TestSubmissions(t *testing.T) {
 			if name == "endless-build" {
 				opts.BuildTimeout = 8 * time.Second
 			}
-			tempBefore := graderTempFiles(t)
+			tempBefore, _ := enginetest.TempFiles()
 			rep, err := grader.Grade(context.Background(), checks.Multistage, dir, opts)
 			if err != nil {
 				t.Fatal(err)
@@ -332,7 +305,8 @@ func TestSubmissions(t *testing.T) {
 				t.Errorf("score %d, want %d", rep.Score, rep.MaxScore)
 			}
 			assertNoContainers(t)
-			if left := newItems(tempBefore, graderTempFiles(t)); len(left) > 0 {
+			tempAfter, _ := enginetest.TempFiles()
+			if left := enginetest.New(tempBefore, tempAfter); len(left) > 0 {
 				t.Errorf("temporary files left behind: %v", left)
 			}
 		})
@@ -342,36 +316,16 @@ func TestSubmissions(t *testing.T) {
 // assertNoContainers fails when any container the grader labelled remains.
 func assertNoContainers(t *testing.T) {
 	t.Helper()
-	s, err := session.New(context.Background(), session.Options{})
+	cli, done, err := enginetest.Client(context.Background())
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer s.Close()
-	list, err := s.Client().ContainerList(context.Background(), client.ContainerListOptions{
-		All: true, Filters: make(client.Filters).Add("label", session.LabelGrader),
-	})
+	defer done()
+	left, err := enginetest.GraderContainers(context.Background(), cli)
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, c := range list.Items {
-		t.Errorf("container %.12s (%s, %s) outlived the run", c.ID, c.Image, c.State)
+	for _, c := range left {
+		t.Errorf("container %s outlived the run", c)
 	}
-}
-
-func graderTempFiles(t *testing.T) []string {
-	m, err := filepath.Glob(filepath.Join(os.TempDir(), "grade-*"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	return m
-}
-
-func newItems(before, after []string) []string {
-	var out []string
-	for _, a := range after {
-		if !slices.Contains(before, a) {
-			out = append(out, a)
-		}
-	}
-	return out
 }

@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"runtime/debug"
+	"slices"
 	"strings"
 	"time"
 
@@ -124,7 +125,7 @@ func (p *Pass) prepare(c *Check, owners map[Artifact]string) (Outcome, bool) {
 	if p.ctx.Err() != nil {
 		return Errored("grading was interrupted before this check ran"), false
 	}
-	for _, a := range c.Requires {
+	for _, a := range withPrerequisites(c.Requires) {
 		if a == c.Owns {
 			continue
 		}
@@ -152,6 +153,25 @@ func (p *Pass) prepare(c *Check, owners map[Artifact]string) (Outcome, bool) {
 		return Skipped(fmt.Sprintf("skipped: no %s", a)), false
 	}
 	return Outcome{}, true
+}
+
+// withPrerequisites adds what each artifact is made from, in order, so a
+// failure is blamed on the first artifact that failed: a filesystem or a
+// container needs the image.
+func withPrerequisites(req []Artifact) []Artifact {
+	var out []Artifact
+	add := func(a Artifact) {
+		if !slices.Contains(out, a) {
+			out = append(out, a)
+		}
+	}
+	for _, a := range req {
+		if a == ArtifactFilesystem || a == ArtifactContainer {
+			add(ArtifactImage)
+		}
+		add(a)
+	}
+	return out
 }
 
 // EnvironmentMessage renders an environment error with its hint.
@@ -186,5 +206,3 @@ func firstLines(s string, n int) string {
 	}
 	return strings.Join(lines, "\n")
 }
-
-

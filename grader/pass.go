@@ -2,6 +2,9 @@ package grader
 
 import (
 	"context"
+	"errors"
+	"fmt"
+	"io/fs"
 	"path/filepath"
 	"strings"
 
@@ -14,14 +17,14 @@ import (
 // filesystem, running container). Each artifact is made at most once per
 // grading run, whichever check asks first.
 type Pass struct {
-	ctx   context.Context
-	lab   *Lab
-	dir   string
-	opts  *Options
-	sess  *session.Session
+	ctx  context.Context
+	lab  *Lab
+	dir  string
+	opts *Options
+	sess *session.Session
 	// sessErr is why no session could be opened (engine unreachable).
 	sessErr error
-	cache map[artifactKey]*artifactResult
+	cache   map[artifactKey]*artifactResult
 }
 
 type artifactKey struct {
@@ -72,16 +75,23 @@ func (p *Pass) Dockerfile(name string) (*dockerfile.File, error) {
 // session.IsEnvironment is true (the grader's or the engine's).
 func (p *Pass) Image(name string) (*session.Image, error) {
 	v, err := p.artifact(ArtifactImage, name, func() (any, error) {
-		if p.sess == nil {
-			return nil, p.sessErr
-		}
 		var bases []string
-		if f, err := p.Dockerfile(name); err == nil {
+		f, err := p.Dockerfile(name)
+		var outside *dockerfile.OutsideError
+		switch {
+		case errors.Is(err, fs.ErrNotExist):
+			return nil, &session.BuildError{Err: fmt.Errorf("nothing to build: %s does not exist", name)}
+		case errors.As(err, &outside):
+			return nil, &session.BuildError{Err: fmt.Errorf("not built: %v", err)}
+		case err == nil:
 			for _, st := range f.Stages {
 				if st.Parent == nil {
 					bases = append(bases, st.Base)
 				}
 			}
+		}
+		if p.sess == nil {
+			return nil, p.sessErr
 		}
 		return p.sess.Build(p.ctx, session.BuildRequest{
 			Dir:        p.dir,

@@ -133,14 +133,20 @@ func run(args []string, stdout, stderr io.Writer) int {
 		opts.Store = st
 	}
 
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	defer stop()
+	ctx, interrupt := context.WithCancel(context.Background())
+	defer interrupt()
+	sigs := make(chan os.Signal, 2)
+	signal.Notify(sigs, os.Interrupt, syscall.SIGTERM)
+	defer signal.Stop(sigs)
 	go func() {
-		<-ctx.Done()
-		if ctx.Err() == context.Canceled {
-			fmt.Fprintln(stderr, "grade: interrupted — removing containers (press Ctrl-C again to quit at once)")
-			stop() // a second signal now terminates the process
+		if _, ok := <-sigs; !ok {
+			return
 		}
+		fmt.Fprintln(stderr, "grade: interrupted — removing its containers (press Ctrl-C again to quit at once)")
+		interrupt()
+		<-sigs
+		fmt.Fprintf(stderr, "grade: quit; remove what is left with: docker rm -f $(docker ps -aq --filter label=%s)\n", session.LabelGrader)
+		os.Exit(2)
 	}()
 	ctx, cancel := context.WithTimeout(ctx, *timeout)
 	defer cancel()

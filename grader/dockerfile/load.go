@@ -27,6 +27,9 @@ type OutsideError struct {
 }
 
 func (e *OutsideError) Error() string {
+	if e.Target == e.Name {
+		return fmt.Sprintf("%s lies outside the submission folder; refusing to read it", e.Name)
+	}
 	return fmt.Sprintf("%s is a symlink to %s, outside the submission folder; refusing to read it", e.Name, e.Target)
 }
 

@@ -8,6 +8,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"net"
 	"path/filepath"
 	"regexp"
 	"strings"
@@ -290,7 +291,7 @@ func cleanEngineError(err error) string {
 }
 
 func isConnectionError(err error) bool {
-	var ne interface{ Timeout() bool }
+	var ne net.Error
 	return errors.As(err, &ne) || strings.Contains(err.Error(), "connection refused") ||
 		strings.Contains(err.Error(), "Cannot connect to the Docker daemon")
 }

@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"strings"
 	"time"
-
 )
 
 // Image is a built image as the engine describes it.
@@ -116,4 +115,3 @@ func tidyCreatedBy(s string) string {
 	}
 	return s
 }
-
