@@ -68,12 +68,34 @@ func (s *Session) Filesystem(ctx context.Context, img *Image) (*Filesystem, erro
 	if _, err := io.Copy(f, rc); err != nil {
 		return nil, Environment(fmt.Errorf("export the image's filesystem: %w", err), hintDocker)
 	}
+	s.mu.Lock()
+	s.open = append(s.open, &Filesystem{file: f})
+	s.mu.Unlock()
 	fsys, err := indexTar(f)
 	if err != nil {
 		return nil, Environment(fmt.Errorf("read the image's filesystem: %w", err), "")
 	}
 	return fsys, nil
 }
+
+// OpenFilesystem indexes a flat root-filesystem tar file (the format of
+// `docker export`). The file stays open for reading contents; Close it with
+// the returned Filesystem's Close.
+func OpenFilesystem(tarPath string) (*Filesystem, error) {
+	f, err := os.Open(tarPath)
+	if err != nil {
+		return nil, err
+	}
+	fsys, err := indexTar(f)
+	if err != nil {
+		f.Close()
+		return nil, err
+	}
+	return fsys, nil
+}
+
+// Close releases the file behind the filesystem (the session removes it).
+func (f *Filesystem) Close() error { return f.file.Close() }
 
 // countingReader tells how far a tar reader has read, so each entry's data
 // offset in the file is known.

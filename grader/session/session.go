@@ -61,6 +61,7 @@ type Session struct {
 	mu         sync.Mutex
 	containers map[string]bool // ids of containers to remove at Close
 	tempFiles  []string
+	open       []*Filesystem // closed at Close
 	built      []builtImage // images this session built, for Close without Keep
 	closed     bool
 }
@@ -177,6 +178,9 @@ func (s *Session) Close() error {
 	}
 	files := s.tempFiles
 	built := s.built
+	for _, f := range s.open {
+		f.Close()
+	}
 	s.mu.Unlock()
 
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)

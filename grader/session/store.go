@@ -83,10 +83,11 @@ type CleanResult struct {
 	Kept    []string // images still in use (by a container or another build's cache)
 }
 
-// Clean removes every image the store recorded and every image tagged in
-// the grader's repository namespace, without force: an image that another
-// image or a container still uses stays. The record is then rewritten to
-// hold only what stayed.
+// Clean removes every image the store recorded (the tags grade gave and the
+// images its builds created, builder stages included), without force: an
+// image that another image or a container still uses stays. Images other
+// stores recorded (another user, another GRADE_STATE_DIR) are left alone.
+// The record is then rewritten to hold only what stayed.
 func Clean(ctx context.Context, cli client.APIClient, st *Store) (CleanResult, error) {
 	recorded, err := st.read()
 	if err != nil {
@@ -95,13 +96,6 @@ func Clean(ctx context.Context, cli client.APIClient, st *Store) (CleanResult, e
 	list, err := cli.ImageList(ctx, client.ImageListOptions{All: true})
 	if err != nil {
 		return CleanResult{}, Environment(fmt.Errorf("list images: %w", err), hintDocker)
-	}
-	for _, im := range list.Items {
-		for _, t := range im.RepoTags {
-			if strings.HasPrefix(t, RepositoryPrefix+"/") {
-				recorded = append(recorded, builtImage{ID: im.ID, Ref: t})
-			}
-		}
 	}
 	var res CleanResult
 	before := len(list.Items)
