@@ -8,6 +8,7 @@ import (
 	"strings"
 
 	"github.com/gradelab/grade/grader"
+	"github.com/gradelab/grade/grader/dockerfile"
 	"github.com/gradelab/grade/grader/session"
 )
 
@@ -23,7 +24,11 @@ var ImageBuild = &grader.Check{
 	Run: func(p *grader.Pass) grader.Outcome {
 		img, err := p.Image(p.Lab().Dockerfile)
 		if err != nil {
-			return buildFailure(p.Lab().Dockerfile, err)
+			o := buildFailure(p.Lab().Dockerfile, err)
+			if f, ferr := p.Dockerfile(p.Lab().Dockerfile); ferr == nil && o.Status == grader.StatusFail {
+				o = explainUnknownStage(f, o)
+			}
+			return o
 		}
 		return grader.Passed(fmt.Sprintf("built %s in %.1fs", shortID(img.ID), img.BuildDuration.Seconds()))
 	},
@@ -62,6 +67,27 @@ func buildFailure(dockerfileName string, err error) grader.Outcome {
 		hint = "the Dockerfile has a syntax error at the line shown"
 	}
 	return grader.Failed(msg, hint)
+}
+
+// explainUnknownStage points a failed build at a COPY --from that names no
+// stage: the classic builder then tries to pull an image of that name, and
+// its error says nothing about stages.
+func explainUnknownStage(f *dockerfile.File, o grader.Outcome) grader.Outcome {
+	for _, st := range f.Stages {
+		for _, c := range st.CopiesFrom {
+			if c.Stage != nil || strings.ContainsAny(c.Ref, ":/@") {
+				continue
+			}
+			var names []string
+			for _, s := range f.Stages[:st.Index] {
+				names = append(names, s.Label())
+			}
+			o.Hint = fmt.Sprintf("COPY --from=%s (line %d) names no earlier stage, so the engine looked for an image called %q; the earlier stages are: %s. Name the builder with `FROM golang:1.21 AS builder` and use the same name in COPY --from",
+				c.Ref, c.Line, c.Ref, strings.Join(names, ", "))
+			return o.At(f.Name, c.Line)
+		}
+	}
+	return o
 }
 
 // ImageSize compares the final image's size with the lab's limit.

@@ -149,7 +149,7 @@ var submissions = map[string]want{
 	"copy-from-unknown": {
 		status: statuses(skip, allAfterBuild, map[string]grader.Status{
 			"dockerfile.copy-from": fail, "dockerfile.distinct-bases": "", "image.build": fail}),
-		mentions: map[string][]string{"dockerfile.copy-from": {"build", "builder"}},
+		mentions: map[string][]string{"dockerfile.copy-from": {"build", "builder"}, "image.build": {"--from=build", "names no earlier stage", "builder"}},
 		exit:     1,
 	},
 	"copy-from-index": {exit: 0},

@@ -21,6 +21,9 @@ type Options struct {
 	GraderVersion string
 	// Store records the images built, for `grade clean`; nil records nothing.
 	Store *session.Store
+	// Progress, when set, is told what slow step starts next (for a
+	// terminal's status line); it is never part of the report.
+	Progress func(step string)
 	// Only, when not empty, runs just these check ids; Skip leaves these out.
 	Only, Skip []string
 }

@@ -93,6 +93,7 @@ func (p *Pass) Image(name string) (*session.Image, error) {
 		if p.sess == nil {
 			return nil, p.sessErr
 		}
+		p.progress("building " + name + " (the first build of new code takes a minute)")
 		return p.sess.Build(p.ctx, session.BuildRequest{
 			Dir:        p.dir,
 			Dockerfile: name,
@@ -112,6 +113,7 @@ func (p *Pass) Filesystem(name string) (*session.Filesystem, error) {
 		if err != nil {
 			return nil, err
 		}
+		p.progress("reading the image of " + name)
 		return p.sess.Filesystem(p.ctx, img)
 	})
 	fs, _ := v.(*session.Filesystem)
@@ -127,6 +129,7 @@ func (p *Pass) Container(name string) (*session.Container, error) {
 		if err != nil {
 			return nil, err
 		}
+		p.progress("starting a container of " + name)
 		c, err := p.sess.Run(p.ctx, img, session.RunRequest{
 			Port:         p.lab.Port,
 			StartTimeout: p.opts.StartTimeout,
@@ -139,6 +142,12 @@ func (p *Pass) Container(name string) (*session.Container, error) {
 	})
 	c, _ := v.(*session.Container)
 	return c, err
+}
+
+func (p *Pass) progress(step string) {
+	if p.opts.Progress != nil {
+		p.opts.Progress(step)
+	}
 }
 
 // imageTag names a Dockerfile's image within the submission's repository:

@@ -151,7 +151,13 @@ func run(args []string, stdout, stderr io.Writer) int {
 	ctx, cancel := context.WithTimeout(ctx, *timeout)
 	defer cancel()
 
+	var status *statusLine
+	if f, ok := stderr.(*os.File); ok && isatty.IsTerminal(f.Fd()) {
+		status = &statusLine{w: stderr}
+		opts.Progress = status.Show
+	}
 	rep, err := grader.Grade(ctx, checks.Multistage, dir, opts)
+	status.Clear()
 	if err != nil {
 		fmt.Fprintln(stderr, "grade:", err)
 		return 2
@@ -171,6 +177,24 @@ func run(args []string, stdout, stderr io.Writer) int {
 		}
 	}
 	return rep.ExitCode()
+}
+
+// statusLine shows the current step on one terminal line, overwritten by
+// the next step and cleared before the scorecard prints.
+type statusLine struct {
+	w     io.Writer
+	shown bool
+}
+
+func (s *statusLine) Show(step string) {
+	fmt.Fprintf(s.w, "\r\x1b[K… %s", step)
+	s.shown = true
+}
+
+func (s *statusLine) Clear() {
+	if s != nil && s.shown {
+		fmt.Fprint(s.w, "\r\x1b[K")
+	}
 }
 
 // target is one report to write: a format and where to.

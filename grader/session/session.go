@@ -62,7 +62,7 @@ type Session struct {
 	containers map[string]bool // ids of containers to remove at Close
 	tempFiles  []string
 	open       []*Filesystem // closed at Close
-	built      []builtImage // images this session built, for Close without Keep
+	built      []builtImage  // images this session built, for Close without Keep
 	closed     bool
 }
 
