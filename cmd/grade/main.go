@@ -168,6 +168,11 @@ func run(args []string, stdout, stderr io.Writer) int {
 			return 2
 		}
 	}
+	if os.Getenv("GITHUB_ACTIONS") == "true" {
+		if err := githubActions(rep, os.Getenv, stdout); err != nil {
+			fmt.Fprintln(stderr, "grade: GitHub Actions:", err)
+		}
+	}
 	if !rep.Gradable {
 		for _, c := range rep.Checks {
 			if c.Status == grader.StatusError {
