@@ -88,6 +88,9 @@ func run(args []string, stdout, stderr io.Writer) int {
 	timeout := fs.Duration("timeout", 15*time.Minute, "limit for the whole grading run (exit 2 when reached)")
 	noKeep := fs.Bool("no-keep", false, "remove this run's images at the end (default: keep them as build cache until `grade clean`)")
 	fs.BoolVar(&opts.Baseline, "baseline", false, "also build the single-stage Dockerfile and report how much smaller the multi-stage image is")
+	configPath := fs.String("config", "", "instructor settings `FILE` (YAML/JSON: points, required, size_limit, timeouts, only, skip); never read from the submission")
+	only := fs.String("only", "", "run only these check `ids` (comma-separated)")
+	skipIDs := fs.String("skip", "", "leave out these check `ids` (comma-separated)")
 	verbose := fs.Bool("verbose", false, "show passing checks' evidence and the whole build log")
 	fs.Usage = func() {
 		fmt.Fprint(stderr, usage)
@@ -127,6 +130,11 @@ func run(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "grade: --color must be auto, always or never (got %q)\n", *colorMode)
 		return 2
 	}
+	lab, err := configure(*configPath, *only, *skipIDs, &opts)
+	if err != nil {
+		fmt.Fprintln(stderr, "grade:", err)
+		return 2
+	}
 	opts.Keep = !*noKeep
 	opts.GraderVersion = graderVersion()
 	if st, err := session.DefaultStore(); err == nil {
@@ -156,7 +164,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 		status = &statusLine{w: stderr}
 		opts.Progress = status.Show
 	}
-	rep, err := grader.Grade(ctx, checks.Multistage, dir, opts)
+	rep, err := grader.Grade(ctx, lab, dir, opts)
 	status.Clear()
 	if err != nil {
 		fmt.Fprintln(stderr, "grade:", err)
@@ -182,6 +190,31 @@ func run(args []string, stdout, stderr io.Writer) int {
 		}
 	}
 	return rep.ExitCode()
+}
+
+// configure applies the instructor's settings file and --only/--skip to
+// the lab's defaults. Timeouts the file sets replace the flags' values.
+func configure(path, only, skip string, opts *grader.Options) (*grader.Lab, error) {
+	cfg := &grader.Config{}
+	if path != "" {
+		var err error
+		if cfg, err = grader.LoadConfig(path); err != nil {
+			return nil, fmt.Errorf("--config: %w", err)
+		}
+	}
+	cfg.Only = append(cfg.Only, splitIDs(only)...)
+	cfg.Skip = append(cfg.Skip, splitIDs(skip)...)
+	return cfg.Apply(checks.Multistage, opts)
+}
+
+func splitIDs(s string) []string {
+	var out []string
+	for _, f := range strings.Split(s, ",") {
+		if f = strings.TrimSpace(f); f != "" {
+			out = append(out, f)
+		}
+	}
+	return out
 }
 
 // statusLine shows the current step on one terminal line, overwritten by

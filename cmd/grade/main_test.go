@@ -305,3 +305,38 @@ func TestInterruptCleansUp(t *testing.T) {
 		t.Errorf("stderr does not say it was interrupted: %q", stderr.String())
 	}
 }
+
+// TestInstructorSettings: --config changes the score; settings files placed
+// in the submission (where students could loosen them) change nothing.
+func TestInstructorSettings(t *testing.T) {
+	dir := submission(t, "no-user")
+	loose := "required: [dockerfile.found]\nsize_limit: 2000000000\n"
+	for _, name := range []string{"grade.yaml", ".grade.yaml", "grade.json", "config.yaml"} {
+		if err := os.WriteFile(filepath.Join(dir, name), []byte(loose), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	score := func(args ...string) (grader.Report, int) {
+		t.Helper()
+		r := grade(t, nil, append(args, "--format", "json", dir)...)
+		var rep grader.Report
+		if err := json.Unmarshal([]byte(r.stdout), &rep); err != nil {
+			t.Fatalf("%v\n%s\n%s", err, r.stdout, r.stderr)
+		}
+		return rep, r.code
+	}
+	rep, code := score()
+	if code != 1 || rep.Passed || rep.MaxScore != 100 {
+		t.Errorf("with settings files in the submission: exit %d, passed %v, max %d; want 1, false, 100 (they must be ignored)", code, rep.Passed, rep.MaxScore)
+	}
+	cfg := filepath.Join(t.TempDir(), "instructor.yaml")
+	os.WriteFile(cfg, []byte("points: {image.size: 30}\nrequired: [dockerfile.found, image.build, image.size]\n"), 0o644)
+	rep, code = score("--config", cfg)
+	if code != 0 || !rep.Passed || rep.MaxScore != 45 || rep.Score != 45 {
+		t.Errorf("with --config: exit %d, passed %v, score %d/%d; want 0, true, 45/45", code, rep.Passed, rep.Score, rep.MaxScore)
+	}
+	rep, _ = score("--only", "dockerfile.found,dockerfile.non-root")
+	if len(rep.Checks) != 2 {
+		t.Errorf("--only ran %d checks, want 2", len(rep.Checks))
+	}
+}
