@@ -56,6 +56,8 @@ func (m *multiFlag) Set(s string) error { *m = append(*m, s); return nil }
 
 const usage = `Usage:
   grade [flags] [DIR]   grade the Multi-Stage Build submission in DIR (default .)
+  grade batch [flags] PATH...   grade a whole class (see grade batch --help)
+  grade merge DIR...    combine the outputs of sharded batches
   grade clean           remove every image grade has built (tags and builder stages)
   grade version         print grade's version
 
@@ -69,6 +71,10 @@ func run(args []string, stdout, stderr io.Writer) int {
 		switch args[0] {
 		case "clean":
 			return runClean(args[1:], stdout, stderr)
+		case "batch":
+			return runBatch(args[1:], stdout, stderr)
+		case "merge":
+			return runMerge(args[1:], stdout, stderr)
 		case "version", "--version":
 			fmt.Fprintln(stdout, "grade", graderVersion())
 			return 0
