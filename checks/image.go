@@ -256,11 +256,11 @@ func shortID(id string) string {
 }
 
 func shorten(s string, n int) string {
-	s = strings.Join(strings.Fields(s), " ")
-	if len(s) > n {
-		return s[:n-1] + "…"
+	r := []rune(strings.Join(strings.Fields(s), " "))
+	if len(r) > n {
+		return string(r[:n-1]) + "…"
 	}
-	return s
+	return string(r)
 }
 
 func listSome(items []string, n int) string {

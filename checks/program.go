@@ -39,18 +39,43 @@ func resolveProgram(img *session.Image, fsys *session.Filesystem) (program, erro
 		return prog, errNoCommand
 	}
 	prog.Name = argv[0]
+	workdir := img.Config.WorkingDir
 	if isShell(argv[0]) && len(argv) >= 3 && argv[1] == "-c" {
-		words := strings.Fields(argv[2])
-		for len(words) > 0 && (words[0] == "exec" || strings.Contains(words[0], "=")) {
-			words = words[1:]
-		}
-		if len(words) > 0 {
-			prog.Name, prog.Shell = words[0], true
+		if name, dir, ok := shellProgram(argv[2], workdir); ok {
+			prog.Name, prog.Shell, workdir = name, true, dir
 		}
 	}
-	p, err := lookPath(img, fsys, prog.Name)
+	p, err := lookPath(img, fsys, prog.Name, workdir)
 	prog.Path = p
 	return prog, err
+}
+
+// shellProgram finds the program a `sh -c` script ends up running: the last
+// command of a `cd DIR && … ; …` chain, past `exec`, `env` and VAR=value
+// words, with the folder the `cd`s lead to.
+func shellProgram(script, workdir string) (name, dir string, ok bool) {
+	dir = workdir
+	for _, seg := range strings.FieldsFunc(script, func(r rune) bool { return r == ';' || r == '&' || r == '|' || r == '\n' }) {
+		words := strings.Fields(seg)
+		for len(words) > 0 && (words[0] == "exec" || words[0] == "env" || strings.Contains(words[0], "=")) {
+			words = words[1:]
+		}
+		if len(words) == 0 || words[0] == "set" {
+			continue
+		}
+		if words[0] == "cd" {
+			if len(words) > 1 {
+				if path.IsAbs(words[1]) {
+					dir = words[1]
+				} else {
+					dir = path.Join(dir, words[1])
+				}
+			}
+			continue
+		}
+		name, ok = words[0], true
+	}
+	return name, dir, ok
 }
 
 func isShell(s string) bool {
@@ -61,9 +86,8 @@ func isShell(s string) bool {
 	return false
 }
 
-// lookPath resolves name against WORKDIR and PATH inside the image.
-func lookPath(img *session.Image, fsys *session.Filesystem, name string) (string, error) {
-	workdir := img.Config.WorkingDir
+// lookPath resolves name against workdir and PATH inside the image.
+func lookPath(img *session.Image, fsys *session.Filesystem, name, workdir string) (string, error) {
 	if workdir == "" {
 		workdir = "/"
 	}

@@ -140,6 +140,12 @@ func indexTar(f *os.File) (*Filesystem, error) {
 		}
 		fsys.entries[p] = e
 	}
+	// A tar may omit folders that hold entries; they exist all the same.
+	for p := range fsys.entries {
+		for d := path.Dir(p); d != "/" && fsys.entries[d] == nil; d = path.Dir(d) {
+			fsys.entries[d] = &Entry{Path: d, Type: tar.TypeDir, Mode: fs.ModeDir | 0o755}
+		}
+	}
 	fsys.entries["/"] = &Entry{Path: "/", Type: tar.TypeDir, Mode: fs.ModeDir | 0o755}
 	return fsys, nil
 }
