@@ -54,12 +54,19 @@ func Grade(ctx context.Context, lab *Lab, dir string, opts Options) (*Report, er
 		SizeLimit:     lab.SizeLimit,
 		Checks:        []Result{},
 	}
-	p := &Pass{ctx: ctx, lab: lab, dir: abs, opts: &opts, cache: map[artifactKey]*artifactResult{}}
+	p := &Pass{ctx: ctx, lab: lab, dir: abs, opts: &opts, cache: map[artifactKey]*artifactResult{}, started: map[string]*startFuture{}}
 
 	var sessErr error
 	p.sess, sessErr = session.New(ctx, session.Options{Store: opts.Store, Keep: opts.Keep})
 	if sessErr == nil {
-		defer p.sess.Close()
+		defer func() {
+			// A container still starting in the background must be known to
+			// the session before Close removes the session's containers.
+			for _, f := range p.started {
+				<-f.done
+			}
+			p.sess.Close()
+		}()
 	}
 	p.sessErr = sessErr
 

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io/fs"
 	"path/filepath"
+	"slices"
 	"strings"
 
 	"github.com/gradelab/grade/grader/dockerfile"
@@ -25,6 +26,8 @@ type Pass struct {
 	// sessErr is why no session could be opened (engine unreachable).
 	sessErr error
 	cache   map[artifactKey]*artifactResult
+	// started holds containers started in the background (startEarly).
+	started map[string]*startFuture
 }
 
 type artifactKey struct {
@@ -94,13 +97,18 @@ func (p *Pass) Image(name string) (*session.Image, error) {
 			return nil, p.sessErr
 		}
 		p.progress("building " + name + " (the first build of new code takes a minute)")
-		return p.sess.Build(p.ctx, session.BuildRequest{
+		img, err := p.sess.Build(p.ctx, session.BuildRequest{
 			Dir:        p.dir,
 			Dockerfile: name,
 			Tag:        imageTag(name),
 			BaseImages: bases,
 			Timeout:    p.opts.BuildTimeout,
 		})
+		if err != nil {
+			return nil, err
+		}
+		p.startEarly(name, img)
+		return img, nil
 	})
 	img, _ := v.(*session.Image)
 	return img, err
@@ -129,12 +137,14 @@ func (p *Pass) Container(name string) (*session.Container, error) {
 		if err != nil {
 			return nil, err
 		}
-		p.progress("starting a container of " + name)
-		c, err := p.sess.Run(p.ctx, img, session.RunRequest{
-			Port:         p.lab.Port,
-			StartTimeout: p.opts.StartTimeout,
-			Limits:       p.opts.Limits,
-		})
+		var c *session.Container
+		if f, ok := p.started[name]; ok {
+			<-f.done // started in the background when the image was built
+			c, err = f.c, f.err
+		} else {
+			p.progress("starting a container of " + name)
+			c, err = p.run(img)
+		}
 		if c == nil {
 			return nil, err // a typed nil would hide in the interface
 		}
@@ -142,6 +152,45 @@ func (p *Pass) Container(name string) (*session.Container, error) {
 	})
 	c, _ := v.(*session.Container)
 	return c, err
+}
+
+func (p *Pass) run(img *session.Image) (*session.Container, error) {
+	return p.sess.Run(p.ctx, img, session.RunRequest{
+		Port:         p.lab.Port,
+		StartTimeout: p.opts.StartTimeout,
+		Limits:       p.opts.Limits,
+	})
+}
+
+// startEarly starts the primary image's container in the background as soon
+// as the image is built, when a selected check will need it: the container
+// then comes up while the image checks read the image's filesystem.
+func (p *Pass) startEarly(name string, img *session.Image) {
+	if name != p.lab.Dockerfile || !p.needsContainer() {
+		return
+	}
+	f := &startFuture{done: make(chan struct{})}
+	p.started[name] = f
+	go func() {
+		defer close(f.done)
+		f.c, f.err = p.run(img)
+	}()
+}
+
+func (p *Pass) needsContainer() bool {
+	for _, c := range p.lab.Checks {
+		if p.opts.selected(c.ID) && (c.Owns == ArtifactContainer || slices.Contains(c.Requires, ArtifactContainer)) {
+			return true
+		}
+	}
+	return false
+}
+
+// startFuture is a container being started in the background.
+type startFuture struct {
+	done chan struct{}
+	c    *session.Container
+	err  error
 }
 
 func (p *Pass) progress(step string) {

@@ -150,10 +150,17 @@ func (s *Session) Build(ctx context.Context, req BuildRequest) (*Image, error) {
 		return nil, &BuildError{Err: buildErr, Log: log, Step: lastStep(log), Output: stepOutput(log, 15)}
 	}
 
-	img, err := s.inspect(context.WithoutCancel(ctx), ref)
+	// The image this build produced, by id: the tag may already name
+	// another grading's image of the same folder on a shared engine.
+	built := ref
+	if m := builtRE.FindStringSubmatch(log); m != nil {
+		built = m[1]
+	}
+	img, err := s.inspect(context.WithoutCancel(ctx), built)
 	if err != nil {
 		return nil, err
 	}
+	img.Ref = ref
 	img.Dockerfile = req.Dockerfile
 	img.BuildLog = log
 	img.BuildDuration = time.Since(start)
@@ -186,6 +193,8 @@ func (s *Session) imageIDs(ctx context.Context) (map[string]bool, error) {
 	}
 	return ids, nil
 }
+
+var builtRE = regexp.MustCompile(`(?m)^Successfully built ([0-9a-f]{12,64})\s*$`)
 
 var stepImageRE = regexp.MustCompile(`(?m)^ ---> ([0-9a-f]{12})\s*$`)
 
