@@ -214,8 +214,20 @@ func judgeStatic(img *session.Image, fsys *session.Filesystem) grader.Outcome {
 	if len(bin.Needed) > 0 {
 		need += ", libraries " + strings.Join(bin.Needed, ", ")
 	}
-	return grader.Failed(msg+"; it needs "+need,
-		"build a static binary: `CGO_ENABLED=0 GOOS=linux go build -ldflags=\"-w -s\" -o server .` — a dynamically linked binary cannot run on alpine (musl) or scratch")
+	return grader.Failed(msg+"; it needs "+need, staticHint(bin))
+}
+
+// staticHint says how to get a static binary, naming the build setting
+// that made this one dynamic when Go's build information shows it.
+func staticHint(bin binary) string {
+	hint := "build a static binary: `CGO_ENABLED=0 GOOS=linux go build -ldflags=\"-w -s\" -o server .` — a dynamically linked binary cannot run on alpine (musl) or scratch"
+	if mode, _ := bin.Setting("-buildmode"); mode == "pie" {
+		return "drop -buildmode=pie (a PIE asks for the glibc loader); " + hint
+	}
+	if cgo, _ := bin.Setting("CGO_ENABLED"); cgo == "1" {
+		return "it was built with CGO_ENABLED=1; " + hint
+	}
+	return hint
 }
 
 // ImageNonRoot resolves the image's configured user.

@@ -133,7 +133,7 @@ var submissions = map[string]want{
 	},
 	"dynamic-binary": {
 		status:   statuses(skip, allRuntime, map[string]grader.Status{"image.static-binary": fail, "runtime.start": fail, "runtime.non-root": skip}),
-		mentions: map[string][]string{"image.static-binary": {"dynamically linked", "CGO_ENABLED=0"}, "runtime.start": {"no such file or directory", "CGO_ENABLED=0"}},
+		mentions: map[string][]string{"image.static-binary": {"dynamically linked", "CGO_ENABLED=0", "buildmode=pie"}, "runtime.start": {"no such file or directory", "CGO_ENABLED=0"}},
 		exit:     1,
 	},
 	"cmd-not-found": {

@@ -64,7 +64,7 @@ func diagnoseStart(p *grader.Pass, name string, c *session.Container, err error)
 			case perr == nil && bin.Interp != "":
 				if _, ierr := fsys.Resolve(bin.Interp); ierr != nil {
 					return grader.Failed(fmt.Sprintf("the container could not start: \"no such file or directory\" — %s is dynamically linked and needs %s, which the image does not have", prog.Path, bin.Interp),
-						"build a static binary with `CGO_ENABLED=0 GOOS=linux go build -ldflags=\"-w -s\" -o server .`: glibc-linked binaries do not run on alpine (musl) or scratch")
+						staticHint(bin))
 				}
 			}
 		}

@@ -886,18 +886,22 @@ func checkGradeCommand(t *testing.T, line string) {
 	if len(f) == 0 || f[0] != "grade" {
 		t.Fatalf("not a grade command: %q", line)
 	}
-	var formats, outputs []string
-	for i := 1; i < len(f); i++ {
+	var outs targetList
+	for i := 1; i+1 < len(f); i++ {
+		var err error
 		switch f[i] {
 		case "--format":
 			i++
-			formats = append(formats, f[i])
+			err = outs.addFormat(f[i])
 		case "--output":
 			i++
-			outputs = append(outputs, f[i])
+			err = outs.addOutput(f[i])
+		}
+		if err != nil {
+			t.Errorf("%q: %v", line, err)
 		}
 	}
-	if _, err := pairTargets(formats, outputs); err != nil {
+	if _, err := outs.targets(); err != nil {
 		t.Errorf("%q: %v", line, err)
 	}
 }

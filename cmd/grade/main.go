@@ -19,6 +19,7 @@ import (
 	"os"
 	"os/signal"
 	"runtime/debug"
+	"slices"
 	"strings"
 	"syscall"
 	"time"
@@ -48,12 +49,6 @@ func main() {
 	os.Exit(run(os.Args[1:], os.Stdout, os.Stderr))
 }
 
-// multiFlag collects a repeated string flag.
-type multiFlag []string
-
-func (m *multiFlag) String() string     { return strings.Join(*m, ",") }
-func (m *multiFlag) Set(s string) error { *m = append(*m, s); return nil }
-
 const usage = `Usage:
   grade [flags] [DIR]   grade the Multi-Stage Build submission in DIR (default .)
   grade batch [flags] PATH...   grade a whole class (see grade batch --help)
@@ -82,33 +77,34 @@ func run(args []string, stdout, stderr io.Writer) int {
 	}
 
 	fs := flag.NewFlagSet("grade", flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	var formats, outputs multiFlag
+	fs.SetOutput(io.Discard) // errors are reported below, on one line
+	var outs targetList
 	opts := grader.DefaultOptions()
-	fs.Var(&formats, "format", "report format: "+strings.Join(report.Formats(), "|")+" (repeatable, paired with --output)")
-	fs.Var(&outputs, "output", "write the report to `FILE` instead of stdout (repeatable, one per --format)")
+	fs.Var(flagFunc(outs.addFormat), "format", "report `format`: "+strings.Join(report.Formats(), "|")+" (repeatable: one grading, many reports)")
+	fs.Var(flagFunc(outs.addOutput), "output", "write the report of the --format just before to `FILE` instead of stdout")
 	colorMode := fs.String("color", "auto", "color the text scorecard: auto (only on a terminal, never with NO_COLOR) | always | never")
 	fs.DurationVar(&opts.BuildTimeout, "build-timeout", opts.BuildTimeout, "limit for each image build")
 	fs.DurationVar(&opts.StartTimeout, "start-timeout", opts.StartTimeout, "limit for the container to answer HTTP")
 	fs.DurationVar(&opts.ProbeTimeout, "probe-timeout", opts.ProbeTimeout, "limit for each endpoint probe")
 	timeout := fs.Duration("timeout", 15*time.Minute, "limit for the whole grading run (exit 2 when reached)")
-	noKeep := fs.Bool("no-keep", false, "remove this run's images at the end (default: keep them as build cache until `grade clean`)")
+	noKeep := fs.Bool("no-keep", false, "remove this run's images at the end (default: keep them as build cache until 'grade clean')")
 	fs.BoolVar(&opts.Baseline, "baseline", false, "also build the single-stage Dockerfile and report how much smaller the multi-stage image is")
 	configPath := fs.String("config", "", "instructor settings `FILE` (YAML/JSON: points, required, size_limit, timeouts, only, skip); never read from the submission")
 	only := fs.String("only", "", "run only these check `ids` (comma-separated)")
 	skipIDs := fs.String("skip", "", "leave out these check `ids` (comma-separated)")
 	verbose := fs.Bool("verbose", false, "show passing checks' evidence and the whole build log")
-	fs.Usage = func() {
-		fmt.Fprint(stderr, usage)
-		fs.PrintDefaults()
-	}
+	fs.Usage = func() {}
 
 	var positional []string
 	for rest := args; ; {
 		if err := fs.Parse(rest); err != nil {
 			if errors.Is(err, flag.ErrHelp) {
+				fmt.Fprint(stdout, usage)
+				fs.SetOutput(stdout)
+				fs.PrintDefaults()
 				return 0
 			}
+			fmt.Fprintf(stderr, "grade: %v (see grade --help)\n", err)
 			return 2
 		}
 		if fs.NArg() == 0 {
@@ -125,7 +121,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 	if len(positional) == 1 {
 		dir = positional[0]
 	}
-	targets, err := pairTargets(formats, outputs)
+	targets, err := outs.targets()
 	if err != nil {
 		fmt.Fprintln(stderr, "grade:", err)
 		return 2
@@ -247,42 +243,58 @@ type target struct {
 	path   string // "" for stdout
 }
 
-// pairTargets matches --format and --output flags in order. Without any
-// --output every format goes to stdout (only one may); when every format
-// goes to a file, the text scorecard still goes to stdout for the log.
-func pairTargets(formats, outputs []string) ([]target, error) {
-	if len(formats) == 0 {
-		formats = []string{"text"}
+// targetList collects --format and --output flags in the order given:
+// each --output names the file of the --format right before it.
+type targetList struct {
+	list []target
+	err  error
+}
+
+func (l *targetList) addFormat(f string) error {
+	if !slices.Contains(report.Formats(), f) {
+		return fmt.Errorf("unknown format %q: use one of %s", f, strings.Join(report.Formats(), ", "))
 	}
-	if len(outputs) > len(formats) {
-		return nil, fmt.Errorf("%d --output for %d --format: give one --format before each --output", len(outputs), len(formats))
+	l.list = append(l.list, target{format: f})
+	return nil
+}
+
+func (l *targetList) addOutput(path string) error {
+	n := len(l.list)
+	if n == 0 || l.list[n-1].path != "" {
+		return fmt.Errorf("--output %s must follow the --format it is for, e.g. --format json --output report.json", path)
 	}
-	valid := map[string]bool{}
-	for _, f := range report.Formats() {
-		valid[f] = true
+	l.list[n-1].path = path
+	return nil
+}
+
+// targets returns what to write: text to stdout when no format was asked
+// for; only one report may go to stdout; when every report goes to a file,
+// the text scorecard still goes to stdout for the log.
+func (l *targetList) targets() ([]target, error) {
+	if len(l.list) == 0 {
+		return []target{{format: "text"}}, nil
 	}
-	var ts []target
 	toStdout := 0
-	for i, f := range formats {
-		if !valid[f] {
-			return nil, fmt.Errorf("unknown --format %q: use one of %s", f, strings.Join(report.Formats(), ", "))
-		}
-		t := target{format: f}
-		if i < len(outputs) {
-			t.path = outputs[i]
-		} else {
+	for _, t := range l.list {
+		if t.path == "" {
 			toStdout++
 		}
-		ts = append(ts, t)
 	}
 	if toStdout > 1 {
 		return nil, errors.New("only one --format can go to stdout: give the others an --output FILE")
 	}
+	ts := append([]target{}, l.list...)
 	if toStdout == 0 {
 		ts = append(ts, target{format: "text"})
 	}
 	return ts, nil
 }
+
+// flagFunc adapts a function to flag.Value for a repeatable flag.
+type flagFunc func(string) error
+
+func (f flagFunc) String() string     { return "" }
+func (f flagFunc) Set(s string) error { return f(s) }
 
 func (t target) write(rep *grader.Report, stdout io.Writer, colorMode string, verbose bool) error {
 	w := stdout
