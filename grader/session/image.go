@@ -107,6 +107,9 @@ func (s *Session) inspect(ctx context.Context, ref string) (*Image, error) {
 // "/bin/sh -c go build" into the Dockerfile instruction a student wrote.
 func tidyCreatedBy(s string) string {
 	s = strings.TrimSpace(s)
+	if s == "" {
+		return "(a layer of the base image)"
+	}
 	if rest, ok := strings.CutPrefix(s, "/bin/sh -c #(nop) "); ok {
 		return strings.TrimSpace(rest)
 	}

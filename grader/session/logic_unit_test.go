@@ -226,7 +226,7 @@ func TestUnitTidyCreatedBy(t *testing.T) {
 		// BuildKit history is already in Dockerfile words.
 		{`RUN /bin/sh -c go build -o server . # buildkit`, `RUN /bin/sh -c go build -o server . # buildkit`},
 		{`COPY /app/server . # buildkit`, `COPY /app/server . # buildkit`},
-		{"", ""},
+		{"", "(a layer of the base image)"}, // an imported base layer records no command
 	}
 	for _, tt := range tests {
 		if got := tidyCreatedBy(tt.in); got != tt.want {
