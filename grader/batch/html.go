@@ -304,14 +304,28 @@ func htmlHistogram(scores []int, maxScore int) htmlHist {
 }
 
 // htmlCheckpointRates is the share of graded entries whose report marks each
-// of the lab's checkpoints as pass, by checkpoint number. The lowest rate is
-// marked Weakest (every tie), unless every checkpoint is at 100%.
+// of the lab's checkpoints as pass, by checkpoint number. The lowest rate
+// among the required checkpoints is marked Weakest (every tie), unless it is
+// 100%. A checkpoint evidenced only by bonus checks (scratch, in this lab) is
+// optional: it is shown, tagged, but never called the weakest while a
+// required one exists, since most students rightly skip it.
 func htmlCheckpointRates(lab *grader.Lab, graded []*Entry) []htmlRate {
 	cps := append([]grader.Checkpoint(nil), lab.Checkpoints...)
 	sort.SliceStable(cps, func(i, j int) bool { return cps[i].N < cps[j].N })
 	var rates []htmlRate
 	for _, cp := range cps {
 		r := htmlRate{N: cp.N, Title: cp.Title, Total: len(graded)}
+		bonus, required := 0, 0
+		for _, c := range lab.Checks {
+			if c.Checkpoint == cp.N {
+				if c.Bonus {
+					bonus++
+				} else {
+					required++
+				}
+			}
+		}
+		r.Bonus = bonus > 0 && required == 0
 		for _, e := range graded {
 			for _, res := range e.Report.Checkpoints {
 				if res.N == cp.N && res.Status == grader.StatusPass {
@@ -323,15 +337,19 @@ func htmlCheckpointRates(lab *grader.Lab, graded []*Entry) []htmlRate {
 		r.Pct = htmlPct(r.Pass, r.Total)
 		rates = append(rates, r)
 	}
-	if len(graded) > 0 && len(rates) > 0 {
-		lowest := rates[0].Pass
-		for _, r := range rates {
-			lowest = min(lowest, r.Pass)
+	anyRequired := false
+	for _, r := range rates {
+		anyRequired = anyRequired || !r.Bonus
+	}
+	lowest := -1
+	for _, r := range rates {
+		if (!r.Bonus || !anyRequired) && (lowest < 0 || r.Pass < lowest) {
+			lowest = r.Pass
 		}
-		if lowest < len(graded) {
-			for i := range rates {
-				rates[i].Weakest = rates[i].Pass == lowest
-			}
+	}
+	if len(graded) > 0 && lowest >= 0 && lowest < len(graded) {
+		for i := range rates {
+			rates[i].Weakest = rates[i].Pass == lowest && (!rates[i].Bonus || !anyRequired)
 		}
 	}
 	return rates
@@ -416,19 +434,18 @@ func htmlSizeChart(graded []*Entry, limit int64) htmlSizes {
 	plotW := s.Right - s.Left
 	var x func(v float64) float64
 	if s.Log {
-		a := math.Floor(math.Log10(float64(lo)))
-		b := math.Ceil(math.Log10(float64(hi)))
-		if b <= a {
-			b = a + 1
-		}
+		// From a 1-2-5 value below the smallest to one above the largest.
+		a := math.Log10(htmlNiceFloor(float64(lo) / 1.2))
+		b := math.Log10(htmlNiceStep(float64(hi) * 1.2))
 		x = func(v float64) float64 { return s.Left + (math.Log10(v)-a)/(b-a)*plotW }
 		mults := []float64{1, 2, 5}
-		if b-a > 3 {
+		if b-a > 3.5 {
 			mults = []float64{1}
 		}
-		for e := a; e <= b; e++ {
+		for e := math.Floor(a); e <= math.Ceil(b); e++ {
 			for _, m := range mults {
-				if v := m * math.Pow(10, e); v <= math.Pow(10, b)*1.0001 {
+				v := m * math.Pow(10, e)
+				if l := math.Log10(v); l >= a-1e-9 && l <= b+1e-9 {
 					s.Ticks = append(s.Ticks, htmlTick{Pos: x(v), Label: htmlSize(int64(math.Round(v)))})
 				}
 			}
@@ -454,6 +471,20 @@ func htmlSizeChart(graded []*Entry, limit int64) htmlSizes {
 		s.LimitX = x(float64(limit))
 	}
 	return s
+}
+
+// htmlNiceFloor rounds v down to 1, 2 or 5 times a power of ten.
+func htmlNiceFloor(v float64) float64 {
+	if v <= 0 {
+		return 1
+	}
+	p := math.Pow(10, math.Floor(math.Log10(v)))
+	for _, m := range []float64{5, 2, 1} {
+		if m*p <= v {
+			return m * p
+		}
+	}
+	return p
 }
 
 // htmlNiceStep rounds v up to 1, 2 or 5 times a power of ten.
@@ -486,19 +517,7 @@ func htmlStudentRow(e *Entry) htmlStudent {
 		}
 	}
 	if !st.Graded {
-		st.Error = e.Error
-		if st.Error == "" && r != nil {
-			var msgs []string
-			for _, c := range r.Checks {
-				if c.Status == grader.StatusError {
-					msgs = append(msgs, c.ID+": "+c.Message)
-				}
-			}
-			st.Error = strings.Join(msgs, "; ")
-		}
-		if st.Error == "" {
-			st.Error = "no report"
-		}
+		st.Error = e.Reason() // the same words as the student's feedback file
 	}
 	return st
 }
@@ -601,7 +620,8 @@ code { font: 13px ui-monospace, "SFMono-Regular", "DejaVu Sans Mono", Menlo, Con
 .no { color: var(--bad); font-weight: 600; }
 .ng { display: inline-block; background: #eceff3; color: var(--muted); border-radius: 4px; padding: 0 6px; font-weight: 600; white-space: nowrap; }
 .err { color: var(--muted); font-size: 14px; overflow-wrap: anywhere; }
-.students td:first-child { overflow-wrap: anywhere; }
+.students td:first-child { overflow-wrap: anywhere; min-width: 11em; max-width: 20em; }
+.students small { color: var(--muted); }
 .students th[data-key] { cursor: pointer; user-select: none; }
 .students th[data-key]::after { content: " \2195"; color: var(--line); }
 .legend { display: inline-block; width: 10px; height: 10px; border-radius: 50%; margin: 0 4px 0 12px; vertical-align: baseline; }
@@ -659,7 +679,7 @@ a { color: #1f55b8; }
 {{- range .Checkpoints}}
 <tr data-checkpoint="{{.N}}"{{if .Weakest}} class="weakest"{{end}}>
 <td class="label">Checkpoint {{.N}}</td>
-<td>{{.Title}}{{if .Weakest}}<span class="tag">weakest</span>{{end}}</td>
+<td>{{.Title}}{{if .Bonus}}<span class="tag bonus">optional</span>{{end}}{{if .Weakest}}<span class="tag">weakest</span>{{end}}</td>
 <td class="num">{{.Pct}}%</td>
 <td class="num">{{.Pass}} / {{.Total}}</td>
 <td class="meter"><div><span style="width: {{.Pct}}%"></span></div></td>
@@ -723,7 +743,7 @@ a { color: #1f55b8; }
 <tr data-i="{{$i}}" data-name="{{.Name}}" data-score="{{if .Graded}}{{.Score}}{{else}}-1{{end}}" data-passed="{{if and .Graded .Passed}}1{{else}}0{{end}}" data-gradable="{{if .Gradable}}1{{else}}0{{end}}" data-size="{{if .HasImage}}{{.Size}}{{else}}-1{{end}}">
 <td><a href="{{.Href}}">{{.Name}}</a></td>
 {{- if .Graded}}
-<td class="num">{{.Score}} / {{.MaxScore}}{{if .Bonus}} <small>+{{.Bonus}} bonus</small>{{end}}</td>
+<td class="num">{{.Score}} / {{.MaxScore}}{{if .Bonus}}<br><small>+{{.Bonus}} bonus</small>{{end}}</td>
 <td>{{if .Passed}}<span class="yes">yes</span>{{else}}<span class="no">no</span>{{end}}</td>
 <td>yes</td>
 <td class="num">{{if .HasImage}}{{.SizeTxt}}{{else}}–{{end}}</td>
