@@ -42,7 +42,7 @@ var BonusScratch = &grader.Check{
 		}
 		o := probeHealth(p, c)
 		if o.Status == grader.StatusPass {
-			o.Message = fmt.Sprintf("FROM scratch image of %s answers GET /health", MB(img.SizeBytes))
+			o.Message = fmt.Sprintf("FROM scratch image of %s answers GET /health", grader.FormatSize(img.SizeBytes))
 		}
 		return o
 	},

@@ -105,27 +105,14 @@ var ImageSize = &grader.Check{
 }
 
 func judgeSize(img *session.Image, limit int64) grader.Outcome {
-	msg := fmt.Sprintf("%s (%d bytes), limit %s", MB(img.SizeBytes), img.SizeBytes, MB(limit))
+	msg := fmt.Sprintf("%s (%d bytes), limit %s", grader.FormatSize(img.SizeBytes), img.SizeBytes, grader.FormatSize(limit))
 	if img.SizeBytes <= limit {
 		return grader.Passed(msg)
 	}
 	if l, ok := img.Largest(); ok {
-		msg += fmt.Sprintf("; the largest layer adds %s: %s", MB(l.SizeBytes), shorten(l.CreatedBy, 90))
+		msg += fmt.Sprintf("; the largest layer adds %s: %s", grader.FormatSize(l.SizeBytes), shorten(l.CreatedBy, 90))
 	}
 	return grader.Failed(msg, "only the final stage becomes the image: make the last stage `FROM alpine:3.18` (or scratch) and copy just the binary from the builder (`COPY --from=builder /app/server .`); `-ldflags=\"-w -s\"` trims it further")
-}
-
-// MB formats bytes in decimal megabytes, as `docker images` does.
-func MB(n int64) string {
-	switch {
-	case n >= 1e9:
-		return fmt.Sprintf("%.2f GB", float64(n)/1e9)
-	case n >= 1e6:
-		return strings.TrimSuffix(fmt.Sprintf("%.1f", float64(n)/1e6), ".0") + " MB"
-	case n >= 1e3:
-		return fmt.Sprintf("%.1f kB", float64(n)/1e3)
-	}
-	return fmt.Sprintf("%d B", n)
 }
 
 // ImageNoToolchain looks for the Go toolchain and Go sources in the image.

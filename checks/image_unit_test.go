@@ -34,33 +34,6 @@ func wantOutcome(t *testing.T, got grader.Outcome, status grader.Status, msgHas 
 	}
 }
 
-func TestUnitMB(t *testing.T) {
-	tests := []struct {
-		n    int64
-		want string
-	}{
-		{0, "0 B"},
-		{999, "999 B"},
-		{1000, "1.0 kB"},
-		{1500, "1.5 kB"},
-		{512_000, "512.0 kB"},
-		{1_000_000, "1 MB"},
-		{7_340_032, "7.3 MB"},
-		{12_345_678, "12.3 MB"},
-		{19_800_000, "19.8 MB"},
-		{20_000_000, "20 MB"},
-		{20_100_000, "20.1 MB"},
-		{814_000_000, "814 MB"},
-		{1_000_000_000, "1.00 GB"},
-		{1_234_567_890, "1.23 GB"},
-	}
-	for _, tt := range tests {
-		if got := MB(tt.n); got != tt.want {
-			t.Errorf("MB(%d) = %q, want %q", tt.n, got, tt.want)
-		}
-	}
-}
-
 func TestUnitJudgeSize(t *testing.T) {
 	const limit = 20_000_000
 	alpineLayers := []session.Layer{
@@ -88,9 +61,9 @@ func TestUnitJudgeSize(t *testing.T) {
 		{name: "exactly at the limit", size: limit, layers: alpineLayers, status: grader.StatusPass,
 			msgHas: []string{"20 MB", "20000000 bytes"}},
 		{name: "one byte over", size: limit + 1, layers: alpineLayers, status: grader.StatusFail,
-			msgHas: []string{"20000001 bytes", "limit 20 MB", "the largest layer adds 7.3 MB: ADD file:"}},
+			msgHas: []string{"20000001 bytes", "limit 20 MB", "the largest layer adds 7.34 MB: ADD file:"}},
 		{name: "the fat golang image", size: 488_409_000, layers: golangLayers, status: grader.StatusFail,
-			msgHas: []string{"488.4 MB", "the largest layer adds 223 MB: RUN set -eux; url=https://dl.google.com/go/", "…"}},
+			msgHas: []string{"488 MB", "the largest layer adds 223 MB: RUN set -eux; url=https://dl.google.com/go/", "…"}},
 		{name: "over without layers", size: 30_000_000, status: grader.StatusFail,
 			msgHas: []string{"30 MB"}, msgHasnt: []string{"largest"}},
 		{name: "empty image", size: 0, status: grader.StatusPass, msgHas: []string{"0 B (0 bytes)"}},

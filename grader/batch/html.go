@@ -399,7 +399,7 @@ func htmlSizeChart(graded []*Entry, limit int64) htmlSizes {
 	s := htmlSizes{Limit: limit, Left: left, Right: htmlSizeW - right, Top: top}
 	s.Axis = top + htmlLanes*htmlLaneGap
 	if limit > 0 {
-		s.LimitTxt = htmlSize(limit)
+		s.LimitTxt = grader.FormatSize(limit)
 	}
 	for _, e := range graded {
 		img := e.Report.Image
@@ -407,7 +407,7 @@ func htmlSizeChart(graded []*Entry, limit int64) htmlSizes {
 			s.NoImage++
 			continue
 		}
-		pt := htmlPoint{Name: e.Name, Size: img.SizeBytes, Human: htmlSize(img.SizeBytes)}
+		pt := htmlPoint{Name: e.Name, Size: img.SizeBytes, Human: grader.FormatSize(img.SizeBytes)}
 		if limit > 0 && img.SizeBytes > limit {
 			pt.Over = true
 			s.Over++
@@ -423,9 +423,9 @@ func htmlSizeChart(graded []*Entry, limit int64) htmlSizes {
 	sort.SliceStable(s.Points, func(i, j int) bool { return s.Points[i].Size < s.Points[j].Size })
 	lo, hi := s.Points[0].Size, s.Points[len(s.Points)-1].Size
 	if n := len(s.Points); n%2 == 1 {
-		s.Median = htmlSize(s.Points[n/2].Size)
+		s.Median = grader.FormatSize(s.Points[n/2].Size)
 	} else {
-		s.Median = htmlSize((s.Points[n/2-1].Size + s.Points[n/2].Size) / 2)
+		s.Median = grader.FormatSize((s.Points[n/2-1].Size + s.Points[n/2].Size) / 2)
 	}
 	s.Log = float64(hi) > 20*float64(lo)
 	if limit > 0 {
@@ -446,7 +446,7 @@ func htmlSizeChart(graded []*Entry, limit int64) htmlSizes {
 			for _, m := range mults {
 				v := m * math.Pow(10, e)
 				if l := math.Log10(v); l >= a-1e-9 && l <= b+1e-9 {
-					s.Ticks = append(s.Ticks, htmlTick{Pos: x(v), Label: htmlSize(int64(math.Round(v)))})
+					s.Ticks = append(s.Ticks, htmlTick{Pos: x(v), Label: grader.FormatSize(int64(math.Round(v)))})
 				}
 			}
 		}
@@ -456,7 +456,7 @@ func htmlSizeChart(graded []*Entry, limit int64) htmlSizes {
 		end := math.Ceil(top/step) * step
 		x = func(v float64) float64 { return s.Left + v/end*plotW }
 		for v := 0.0; v <= end*1.0001; v += step {
-			label := htmlSize(int64(math.Round(v)))
+			label := grader.FormatSize(int64(math.Round(v)))
 			if v == 0 {
 				label = "0"
 			}
@@ -508,7 +508,7 @@ func htmlStudentRow(e *Entry) htmlStudent {
 		st.Score, st.MaxScore, st.Bonus = r.Score, r.MaxScore, r.BonusScore
 		st.Passed, st.Gradable = r.Passed, r.Gradable
 		if r.Image != nil && r.Image.SizeBytes > 0 {
-			st.HasImage, st.Size, st.SizeTxt = true, r.Image.SizeBytes, htmlSize(r.Image.SizeBytes)
+			st.HasImage, st.Size, st.SizeTxt = true, r.Image.SizeBytes, grader.FormatSize(r.Image.SizeBytes)
 		}
 		for _, c := range r.Checks {
 			if c.Status == grader.StatusFail {
@@ -527,25 +527,6 @@ func htmlStudentRow(e *Entry) htmlStudent {
 // '#', '?', '/' and the like stay part of the file name.
 func htmlFeedbackHref(name string) string {
 	return "feedback/" + url.PathEscape(name) + ".md"
-}
-
-// htmlSize formats bytes in decimal units with three significant digits, as
-// `docker images` does: "6.83 MB", "20 MB", "1.1 GB".
-func htmlSize(b int64) string {
-	units := []string{"B", "kB", "MB", "GB", "TB", "PB", "EB"}
-	v := float64(max(b, 0))
-	i := 0
-	for v >= 1000 && i < len(units)-1 {
-		v /= 1000
-		i++
-	}
-	s := strconv.FormatFloat(v, 'g', 3, 64)
-	if strings.Contains(s, "e") && i < len(units)-1 { // 999.6 rounds to 1e+03
-		v /= 1000
-		i++
-		s = strconv.FormatFloat(v, 'g', 3, 64)
-	}
-	return s + " " + units[i]
 }
 
 // htmlNum formats a coordinate or a statistic with at most one decimal.

@@ -72,9 +72,9 @@ func Gradescope(w io.Writer, r *grader.Report) error {
 		out.WriteString("FAILED: " + failedDetail(r) + ".")
 	}
 	if r.Image != nil {
-		out.WriteString("\nImage size " + humanSize(r.Image.SizeBytes))
+		out.WriteString("\nImage size " + grader.FormatSize(r.Image.SizeBytes))
 		if r.SizeLimit > 0 {
-			out.WriteString(" / " + humanSize(r.SizeLimit))
+			out.WriteString(" / " + grader.FormatSize(r.SizeLimit))
 		}
 	}
 	res.Output = out.String()

@@ -57,9 +57,9 @@ func Markdown(w io.Writer, r *grader.Report) error {
 	if r.Image == nil {
 		facts = append(facts, "no image built")
 	} else {
-		s := "image " + humanSize(r.Image.SizeBytes)
+		s := "image " + grader.FormatSize(r.Image.SizeBytes)
 		if r.SizeLimit > 0 {
-			s += " / " + humanSize(r.SizeLimit)
+			s += " / " + grader.FormatSize(r.SizeLimit)
 			if r.Image.SizeBytes <= r.SizeLimit {
 				s += " " + emoji(grader.StatusPass)
 			} else {
@@ -69,9 +69,9 @@ func Markdown(w io.Writer, r *grader.Report) error {
 		facts = append(facts, s)
 	}
 	if r.Baseline != nil {
-		s := "baseline " + humanSize(r.Baseline.SizeBytes)
+		s := "baseline " + grader.FormatSize(r.Baseline.SizeBytes)
 		if r.Image != nil {
-			s += " → " + humanSize(r.Image.SizeBytes)
+			s += " → " + grader.FormatSize(r.Image.SizeBytes)
 			if q := ratio(r.Baseline.SizeBytes, r.Image.SizeBytes); q != "" {
 				s += " (" + q + ")"
 			}

@@ -229,28 +229,6 @@ func labTitle(r *grader.Report) string {
 	return r.Lab
 }
 
-// humanSize formats bytes in decimal units with three significant digits,
-// as `docker images` does, with a space: "6.83 MB", "20 MB", "1.1 GB".
-func humanSize(b int64) string {
-	units := []string{"B", "kB", "MB", "GB", "TB", "PB", "EB"}
-	if b < 0 {
-		b = 0
-	}
-	v := float64(b)
-	i := 0
-	for v >= 1000 && i < len(units)-1 {
-		v /= 1000
-		i++
-	}
-	s := strconv.FormatFloat(v, 'g', 3, 64)
-	if strings.Contains(s, "e") && i < len(units)-1 { // 999.6 rounds to 1e+03
-		v /= 1000
-		i++
-		s = strconv.FormatFloat(v, 'g', 3, 64)
-	}
-	return s + " " + units[i]
-}
-
 // ratio describes how much smaller the image is than the baseline:
 // "150× smaller", "1.5× smaller", "2× larger"; "" when either size is 0.
 func ratio(baseline, image int64) string {

@@ -760,14 +760,3 @@ func TestMarkdownEscapes(t *testing.T) {
 		}
 	}
 }
-
-func TestHumanSize(t *testing.T) {
-	for in, want := range map[int64]string{
-		0: "0 B", 999: "999 B", 1000: "1 kB", 6_800_000: "6.8 MB", 6_834_567: "6.83 MB",
-		20_000_000: "20 MB", 143_000_000: "143 MB", 999_600_000: "1 GB", 1_100_000_000: "1.1 GB",
-	} {
-		if got := humanSize(in); got != want {
-			t.Errorf("humanSize(%d) = %q, want %q", in, got, want)
-		}
-	}
-}

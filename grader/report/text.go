@@ -178,9 +178,9 @@ func textImage(b *strings.Builder, r *grader.Report, o Options, p palette) {
 	if img == nil {
 		b.WriteString(label("Image size") + "– no image was built\n")
 	} else {
-		line := label("Image size") + humanSize(img.SizeBytes)
+		line := label("Image size") + grader.FormatSize(img.SizeBytes)
 		if r.SizeLimit > 0 {
-			line += " / " + humanSize(r.SizeLimit) + "  "
+			line += " / " + grader.FormatSize(r.SizeLimit) + "  "
 			if img.SizeBytes <= r.SizeLimit {
 				line += p.pass.Sprint(symbol(grader.StatusPass))
 			} else {
@@ -190,9 +190,9 @@ func textImage(b *strings.Builder, r *grader.Report, o Options, p palette) {
 		b.WriteString(line + "\n")
 	}
 	if r.Baseline != nil {
-		line := label("Baseline") + humanSize(r.Baseline.SizeBytes)
+		line := label("Baseline") + grader.FormatSize(r.Baseline.SizeBytes)
 		if img != nil {
-			line += " → " + humanSize(img.SizeBytes)
+			line += " → " + grader.FormatSize(img.SizeBytes)
 			if q := ratio(r.Baseline.SizeBytes, img.SizeBytes); q != "" {
 				line += " (" + q + ")"
 			}
@@ -210,12 +210,12 @@ func textImage(b *strings.Builder, r *grader.Report, o Options, p palette) {
 				if i == big {
 					mark = "  ◀ largest"
 				}
-				b.WriteString(pad + padLeft(humanSize(l.SizeBytes), 9) + "  " +
+				b.WriteString(pad + padLeft(grader.FormatSize(l.SizeBytes), 9) + "  " +
 					truncate(oneLine(l.CreatedBy), layerWidth) + mark + "\n")
 			}
 		case r.SizeLimit > 0 && img.SizeBytes > r.SizeLimit:
 			l := img.Layers[big]
-			b.WriteString(pad + "largest layer " + humanSize(l.SizeBytes) + ": " +
+			b.WriteString(pad + "largest layer " + grader.FormatSize(l.SizeBytes) + ": " +
 				truncate(oneLine(l.CreatedBy), layerWidth) + "\n")
 		}
 	}

@@ -1,0 +1,7 @@
+//go:build !unix
+
+package batch
+
+import "syscall"
+
+func newProcessGroup() *syscall.SysProcAttr { return nil }
