@@ -77,6 +77,16 @@ func (st *Store) read() ([]builtImage, error) {
 	return out, sc.Err()
 }
 
+// Images returns the ids of every image the store has recorded.
+func (st *Store) Images() ([]string, error) {
+	recs, err := st.read()
+	ids := make([]string, 0, len(recs))
+	for _, r := range recs {
+		ids = append(ids, r.ID)
+	}
+	return ids, err
+}
+
 // CleanResult says what Clean did.
 type CleanResult struct {
 	Removed int      // images deleted

@@ -38,6 +38,20 @@ func Images(ctx context.Context, cli client.APIClient) (map[string]bool, error) 
 	return out, nil
 }
 
+// CleanedUp compares the engine's images after `grade clean` with those
+// before the tests: no image grade recorded (in store) may remain, and no
+// image that existed before may be gone. Images that other programs made
+// meanwhile on a shared engine are not grade's and are not counted.
+func CleanedUp(before, after map[string]bool, recorded []string) (left, gone []string) {
+	extra, gone := Diff(before, after)
+	for _, id := range extra {
+		if slices.Contains(recorded, id) {
+			left = append(left, id)
+		}
+	}
+	return left, gone
+}
+
 // Diff returns the ids only in after (extra) and only in before (gone).
 func Diff(before, after map[string]bool) (extra, gone []string) {
 	for id := range after {
