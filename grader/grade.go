@@ -130,7 +130,7 @@ func (p *Pass) runCheck(c *Check, owners map[Artifact]string) (res Result) {
 // returns the outcome c gets instead of running.
 func (p *Pass) prepare(c *Check, owners map[Artifact]string) (Outcome, bool) {
 	if p.ctx.Err() != nil {
-		return Errored("grading was interrupted before this check ran"), false
+		return Errored(EnvironmentMessage(session.Interrupted(p.ctx, "before this check ran"))), false
 	}
 	for _, a := range withPrerequisites(c.Requires) {
 		if a == c.Owns {

@@ -144,13 +144,25 @@ func (f *Fetcher) git(ctx context.Context, dir string, args ...string) (string, 
 			}
 			return "", ctx.Err()
 		}
-		msg := lastLines(stderr.String(), 2)
+		msg := gitMessage(stderr.String())
 		if msg == "" {
 			msg = err.Error()
 		}
 		return "", errors.New(msg)
 	}
 	return strings.TrimSpace(stdout.String()), nil
+}
+
+// gitMessage picks what git said went wrong: its first "fatal:" or
+// "error:" line, else its last line.
+func gitMessage(stderr string) string {
+	for _, l := range strings.Split(stderr, "\n") {
+		l = strings.TrimSpace(l)
+		if strings.HasPrefix(l, "fatal: ") || strings.HasPrefix(l, "error: ") {
+			return l
+		}
+	}
+	return lastLines(stderr, 1)
 }
 
 func lastLines(s string, n int) string {

@@ -135,7 +135,7 @@ func (s *Session) Build(ctx context.Context, req BuildRequest) (*Image, error) {
 	if buildErr != nil {
 		switch {
 		case ctx.Err() != nil:
-			return nil, Environment(fmt.Errorf("grading was interrupted during the build: %w", ctx.Err()), "")
+			return nil, Interrupted(ctx, "during the build")
 		case bctx.Err() != nil:
 			return nil, &BuildError{Err: buildErr, TimedOut: true, Timeout: req.Timeout, Log: log,
 				Step: lastStep(log), Output: stepOutput(log, 15)}

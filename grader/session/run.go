@@ -106,7 +106,7 @@ func (s *Session) Run(ctx context.Context, img *Image, req RunRequest) (*Contain
 	}
 	if ctr == nil {
 		if ctx.Err() != nil {
-			return nil, Environment(fmt.Errorf("grading was interrupted: %w", ctx.Err()), "")
+			return nil, Interrupted(ctx, "while the container started")
 		}
 		return nil, &StartError{Err: err, EngineError: cleanEngineError(err)}
 	}
@@ -125,7 +125,7 @@ func (s *Session) Run(ctx context.Context, img *Image, req RunRequest) (*Contain
 		return c, nil
 	}
 	if ctx.Err() != nil {
-		return c, Environment(fmt.Errorf("grading was interrupted: %w", ctx.Err()), "")
+		return c, Interrupted(ctx, "while the container started")
 	}
 	se := &StartError{Err: err}
 	st, serr := c.State(ictx)

@@ -235,6 +235,16 @@ func Environment(err error, hint string) error {
 	return &EnvironmentError{Err: err, Hint: hint}
 }
 
+// Interrupted is the environment error of a run stopped by its context:
+// Ctrl-C, or the grader's own time limit.
+func Interrupted(ctx context.Context, during string) error {
+	if errors.Is(ctx.Err(), context.DeadlineExceeded) {
+		return Environment(fmt.Errorf("the grader's time limit ran out %s", during),
+			"grade again with a longer --timeout; if it keeps happening the engine is overloaded")
+	}
+	return Environment(fmt.Errorf("grading was interrupted %s", during), "")
+}
+
 // IsEnvironment reports whether err is the environment's fault.
 func IsEnvironment(err error) bool {
 	var e *EnvironmentError
