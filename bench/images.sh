@@ -15,7 +15,9 @@
 #     builder-stage images, which carry no tag or label.
 #   - STATE/tags holds the tags the bench gives (bench-bare, grade's tag for
 #     the submission folder); their untagged ancestors that did not exist at
-#     the start are ours too (a fallback, should a COPY step not match).
+#     the start are ours too (a fallback, should a COPY step not match), up
+#     to but not including the first layer on a tagged (base) image: that
+#     `WORKDIR /app` layer is shared with every other build of the lab.
 #   - STATE/s0 lists the images that existed before the bench started: never
 #     removed, whatever the rules above say (base images, other builds'
 #     shared WORKDIR layers). Neither is an image that carries a tag the bench
@@ -47,8 +49,10 @@ ours() {
 		| (reduce .[] as $i ({}; if ($i.Parent // "") != "" then .[$i.Parent] += [$i.Id] else . end)) as $kids
 		| def foreign: (.RepoTags // []) | any(. as $t | $tags | index($t) | not);
 		  def depth: if (.Parent // "") != "" and $img[.Parent] then 1 + ($img[.Parent] | depth) else 0 end;
+		  def tagged: (.RepoTags // []) | length > 0;
 		  def up: if (.Parent // "") != "" and $img[.Parent] and ($old[.Parent] | not)
-		             and (($img[.Parent].RepoTags // []) | length == 0)
+		             and ($img[.Parent] | tagged | not)
+		             and ($img[.Parent].Parent // "" | . != "" and $img[.] and ($img[.] | tagged | not))
 		          then .Parent, ($img[.Parent] | up) else empty end;
 		  def down: .Id, (($kids[.Id] // [])[] as $k | $img[$k] | down);
 		[ ( .[] | select((.ContainerConfig.Cmd // []) | tojson | IN($sigs[])) | down ),

@@ -78,7 +78,7 @@ func runBatch(args []string, stdout, stderr io.Writer) int {
 	out := fs.String("out", "grade-out", "output folder `DIR`")
 	resume := fs.Bool("resume", false, "keep the results already in --out for the same content, grader and settings; grade only the rest")
 	shardFlag := fs.String("shard", "", "grade only the slice `K/N` of the submissions (sorted by name, every N-th from the K-th); combine with grade merge")
-	progress := fs.String("progress", "auto", "progress display: auto (a bar on a terminal, lines otherwise) | bar | lines | none")
+	progress := fs.String("progress", "auto", "progress `display`: auto (a bar on a terminal, lines otherwise) | bar | lines | none")
 
 	opts := grader.DefaultOptions()
 	fs.DurationVar(&opts.BuildTimeout, "build-timeout", opts.BuildTimeout, "limit for each image build (passed to each grade)")
@@ -192,7 +192,18 @@ func runBatch(args []string, stdout, stderr io.Writer) int {
 	}
 
 	// The submissions.
-	folders, err := batch.Discover(paths)
+	if *cacheDir == "" {
+		c, err := os.UserCacheDir()
+		if err != nil {
+			return usageErr("no user cache folder (%v): give --cache DIR", err)
+		}
+		*cacheDir = filepath.Join(c, "grade", "repos")
+	}
+	// The children run in their own folders: give them absolute paths.
+	if abs, err := filepath.Abs(*cacheDir); err == nil {
+		*cacheDir = abs
+	}
+	folders, err := batch.Discover(paths, *out, *cacheDir)
 	if err != nil {
 		return usageErr("%v", err)
 	}
@@ -216,13 +227,6 @@ func runBatch(args []string, stdout, stderr io.Writer) int {
 		return usageErr("%v", err)
 	}
 	subs = shard.Select(subs)
-	if *cacheDir == "" {
-		c, err := os.UserCacheDir()
-		if err != nil {
-			return usageErr("no user cache folder (%v): give --cache DIR", err)
-		}
-		*cacheDir = filepath.Join(c, "grade", "repos")
-	}
 	fetcher := &batch.Fetcher{Cache: *cacheDir, Before: deadline, Timeout: *gitTimeout}
 	child := &batch.Child{Exe: exe, Args: childArgs, Limit: *timeout + 2*time.Minute}
 
@@ -447,7 +451,9 @@ func (ui *batchUI) status() string {
 	ui.mu.Lock()
 	defer ui.mu.Unlock()
 	eta := "ETA –"
-	if ui.graded > 0 && ui.done < ui.total {
+	if ui.done == ui.total {
+		eta = "done in " + shortDuration(time.Since(ui.start))
+	} else if ui.graded > 0 {
 		per := time.Since(ui.start) / time.Duration(ui.graded)
 		eta = "ETA " + shortDuration(per*time.Duration(ui.total-ui.done))
 	}

@@ -253,11 +253,12 @@ func TestBatchDiscover(t *testing.T) {
 	os.WriteFile(filepath.Join(class, "alice", "Dockerfile.multistage"), nil, 0o644)
 	os.WriteFile(filepath.Join(class, "bob", "main.go"), nil, 0o644)
 	os.WriteFile(filepath.Join(class, "notes.txt"), nil, 0o644)
+	os.MkdirAll(filepath.Join(class, "grade-out", "feedback"), 0o755) // the batch's own output
 	single := filepath.Join(root, "zoe")
 	os.MkdirAll(filepath.Join(single, "static"), 0o755)
 	os.WriteFile(filepath.Join(single, "go.mod"), nil, 0o644)
 
-	subs, err := Discover([]string{class, single})
+	subs, err := Discover([]string{class, single}, filepath.Join(class, "grade-out"))
 	if err != nil {
 		t.Fatal(err)
 	}

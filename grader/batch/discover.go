@@ -35,8 +35,15 @@ func IsSubmission(dir string) bool {
 // submission (IsSubmission) is one; otherwise each of its sub-folders
 // (hidden ones aside) is one, whatever it holds, so an empty submission is
 // graded (and fails) rather than forgotten. A submission is named after its
-// folder. The result is sorted by name; names must be unique.
-func Discover(paths []string) ([]Submission, error) {
+// folder. Folders in exclude (the batch's own output and cache folders,
+// which may sit among the submissions) are never submissions.
+func Discover(paths []string, exclude ...string) ([]Submission, error) {
+	skip := map[string]bool{}
+	for _, e := range exclude {
+		if abs, err := filepath.Abs(e); err == nil {
+			skip[abs] = true
+		}
+	}
 	var out []Submission
 	for _, p := range paths {
 		abs, err := filepath.Abs(p)
@@ -67,7 +74,7 @@ func Discover(paths []string) ([]Submission, error) {
 				continue
 			}
 			sub := filepath.Join(abs, e.Name())
-			if st, err := os.Stat(sub); err != nil || !st.IsDir() {
+			if st, err := os.Stat(sub); err != nil || !st.IsDir() || skip[sub] {
 				continue
 			}
 			out = append(out, Submission{Name: e.Name(), Source: sub, Dir: sub})

@@ -82,6 +82,13 @@ func Run(ctx context.Context, o Options) (Result, error) {
 	if len(o.Engines) == 0 {
 		return Result{}, errors.New("no engine to grade on")
 	}
+	nslots := 0
+	for _, e := range o.Engines {
+		nslots += max(e.Slots, 0)
+	}
+	if nslots == 0 {
+		return Result{}, errors.New("the engines have no slots")
+	}
 	if o.FetchSlots <= 0 {
 		o.FetchSlots = 4
 	}
@@ -177,13 +184,6 @@ func Run(ctx context.Context, o Options) (Result, error) {
 
 	// Stage 2: grade, one worker per engine slot; a worker takes any
 	// engine's free slot, so the engines share the work.
-	nslots := 0
-	for _, e := range o.Engines {
-		nslots += max(e.Slots, 0)
-	}
-	if nslots == 0 {
-		return Result{}, errors.New("the engines have no slots")
-	}
 	slots := make(chan Engine, nslots)
 	given := make([]int, len(o.Engines))
 	for left := nslots; left > 0; {

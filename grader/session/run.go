@@ -237,10 +237,11 @@ var ErrRemoteEngine = errors.New("the Docker Engine runs on another host; its co
 
 // Listeners returns the TCP sockets the container listens on, read from
 // /proc/<pid>/net/tcp{,6} of its main process. It needs the engine on this
-// host and permission to read its processes.
+// host and permission to read its processes; otherwise its error is
+// ErrRemoteEngine (errors.Is) with a message that says why.
 func (c *Container) Listeners(ctx context.Context) ([]Listener, error) {
 	if !c.s.local {
-		return nil, ErrRemoteEngine
+		return nil, &remoteEngineError{host: c.s.probeHost}
 	}
 	st, err := c.State(ctx)
 	if err != nil {
@@ -248,6 +249,9 @@ func (c *Container) Listeners(ctx context.Context) ([]Listener, error) {
 	}
 	if !st.Running || st.Pid == 0 {
 		return nil, errors.New("the container is not running")
+	}
+	if err := checkHostProcess(st.Pid, c.ID); err != nil {
+		return nil, err
 	}
 	var out []Listener
 	read := 0

@@ -70,7 +70,10 @@ var configureOnce sync.Once
 
 // configure sets the testcontainers-go settings the grader depends on. It
 // must run before the first testcontainers call: that library reads its
-// configuration once per process.
+// configuration once per process. It resolves the engine (DOCKER_HOST, the
+// docker CLI's context, the default, Podman and Colima sockets; see
+// engine.go) and exports it as DOCKER_HOST, DOCKER_TLS_VERIFY and
+// DOCKER_CERT_PATH, which is all testcontainers-go reads.
 func configure() {
 	configureOnce.Do(func() {
 		// Ryuk (the reaper) would be pulled from a registry; the grader cleans
@@ -81,11 +84,18 @@ func configure() {
 		// A pinned API version disables negotiation; the engines this grader
 		// meets (API 1.41) are older than the client's default.
 		os.Unsetenv("DOCKER_API_VERSION")
+		setupEngine()
 		// testcontainers guesses the host of published ports from /.dockerenv
 		// and the bridge gateway, which is wrong on hosts that merely look
-		// like containers. The grader knows where it publishes ports.
+		// like containers. The grader knows where it publishes ports: on this
+		// machine's loopback for a local engine, on the engine's host (the
+		// tcp:// or ssh:// host) for a remote one.
 		if os.Getenv("TESTCONTAINERS_HOST_OVERRIDE") == "" {
-			os.Setenv("TESTCONTAINERS_HOST_OVERRIDE", probeHostFor(os.Getenv("DOCKER_HOST")))
+			probe := probeHostFor(os.Getenv("DOCKER_HOST"))
+			if eng, err := currentEngine(); err == nil {
+				probe = eng.probeHost
+			}
+			os.Setenv("TESTCONTAINERS_HOST_OVERRIDE", probe)
 		}
 		tclog.SetDefault(tclog.NewNoopLogger())
 	})
@@ -93,7 +103,7 @@ func configure() {
 
 // probeHostFor is the address where ports published by the engine at
 // dockerHost can be reached: the engine's host for tcp:// and ssh://,
-// this machine's loopback for a local socket.
+// this machine's loopback for a local socket (and for tcp://0.0.0.0).
 func probeHostFor(dockerHost string) string {
 	u, err := url.Parse(dockerHost)
 	if err != nil || dockerHost == "" {
@@ -101,38 +111,69 @@ func probeHostFor(dockerHost string) string {
 	}
 	switch u.Scheme {
 	case "tcp", "ssh", "http", "https":
-		if h := u.Hostname(); h != "" {
-			return h
-		}
+		return probeHostOf(u.Hostname())
 	}
 	return "127.0.0.1"
 }
 
-// New connects to the Docker Engine (DOCKER_HOST or the default socket) and
-// checks that it answers. Failures are environment errors.
+// New connects to the Docker Engine (see configure) and checks that it
+// answers. Failures are environment errors.
 func New(ctx context.Context, opts Options) (*Session, error) {
 	configure()
+	eng, err := currentEngine()
+	if err != nil {
+		return nil, Environment(fmt.Errorf("cannot tell which Docker Engine to use: %w", err),
+			"fix or unset DOCKER_CONTEXT, or choose a context with `docker context use`, or set DOCKER_HOST; then run grade again")
+	}
+	var tempFiles []string
+	if r := eng.relay; r != nil {
+		// The relay's socket serves this process; Close removes it with the
+		// session's temporary files and the next session listens again.
+		if err := r.ensure(); err != nil {
+			r.stop()
+			return nil, Environment(fmt.Errorf("cannot reach the Docker Engine at %s: %w", eng, err), eng.hint())
+		}
+		tempFiles = []string{r.sock, r.dir}
+	}
+	fail := func(err error) (*Session, error) {
+		if eng.relay != nil {
+			eng.relay.stop()
+		}
+		return nil, err
+	}
+	// Ping before testcontainers: it would fall back to the default socket
+	// when the configured engine does not answer.
+	if err := eng.ping(ctx); err != nil {
+		return fail(Environment(fmt.Errorf("the Docker Engine at %s does not answer: %w", eng, err), eng.hint()))
+	}
 	p, err := tc.NewDockerProvider(tc.WithLogger(tclog.NewNoopLogger()))
 	if err != nil {
-		return nil, Environment(fmt.Errorf("cannot reach the Docker Engine: %w", err), hintDocker)
+		return fail(Environment(fmt.Errorf("cannot reach the Docker Engine at %s: %w", eng, err), eng.hint()))
 	}
 	cli := p.Client()
+	if got := cli.DaemonHost(); got != eng.host {
+		return fail(Environment(fmt.Errorf("testcontainers-go connects to %s, not to the Docker Engine at %s", got, eng),
+			"remove tc.host (and docker.host) from ~/.testcontainers.properties, or point it at the same engine, then run grade again"))
+	}
 	pctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 	defer cancel()
 	if _, err := cli.Ping(pctx, client.PingOptions{NegotiateAPIVersion: true}); err != nil {
-		return nil, Environment(fmt.Errorf("the Docker Engine does not answer: %w", err), hintDocker)
+		return fail(Environment(fmt.Errorf("the Docker Engine at %s does not answer: %w", eng, err), eng.hint()))
 	}
 	host := os.Getenv("TESTCONTAINERS_HOST_OVERRIDE")
 	b := make([]byte, 6)
 	_, _ = rand.Read(b)
 	return &Session{
-		opts:       opts,
-		runID:      hex.EncodeToString(b),
-		provider:   p,
-		cli:        cli,
-		probeHost:  host,
-		local:      host == "127.0.0.1" || host == "localhost" || host == "::1",
+		opts:      opts,
+		runID:     hex.EncodeToString(b),
+		provider:  p,
+		cli:       cli,
+		probeHost: host,
+		// Ports are published on, and probed at, this machine's loopback
+		// only when the engine runs here; Listeners checks the rest.
+		local:      isLoopbackHost(host),
 		containers: map[string]bool{},
+		tempFiles:  tempFiles,
 	}, nil
 }
 
