@@ -18,7 +18,8 @@
 # public one (default), or --build-arg GOPROXY=<url> for another, e.g. the
 # host's module cache served over HTTP (see the README).
 
-# Keep in step with go.mod's go directive (internal/imagetest checks it).
+# Keep in step with go.mod: its toolchain directive, else its go directive
+# (internal/imagetest checks it; build.sh golang-grader reads it the same way).
 ARG GO_VERSION=1.26.8
 
 # --- modules: the module cache, one layer per go.mod/go.sum -----------------

@@ -517,3 +517,39 @@ func randomHex(n int) string {
 	_, _ = rand.Read(b)
 	return hex.EncodeToString(b)
 }
+
+// TestStageImages reads the builder stages' images from a classic-builder
+// log, also when the build stops in the middle of a stage.
+func TestStageImages(t *testing.T) {
+	log := `Step 1/9 : ARG GO_VERSION=1.26.8
+Step 2/9 : FROM golang:${GO_VERSION} AS modules
+ ---> f799e3ebca0d
+Step 3/9 : RUN go build std
+ ---> Using cache
+ ---> 5378890ed4c5
+Step 4/9 : FROM modules AS deps
+ ---> 5378890ed4c5
+Step 5/9 : RUN go list > /deps.txt
+ ---> Running in 3c3a1c3bad01
+Removing intermediate container 3c3a1c3bad01
+ ---> 731f4f165985
+Step 6/9 : FROM modules AS build
+ ---> 5378890ed4c5
+Step 7/9 : COPY --from=deps /deps.txt /deps.txt
+ ---> 5ca57d91934a
+Step 8/9 : RUN go build ./cmd/grade
+ ---> Running in 52e50289d034
+`
+	stages, cutStage, cutImage := stageImages([]byte(log + "The command '/bin/sh -c go build ./cmd/grade' returned a non-zero code: 1\n"))
+	if stages["modules"] != "5378890ed4c5" || stages["deps"] != "731f4f165985" || len(stages) != 2 {
+		t.Errorf("stages = %v", stages)
+	}
+	if cutStage != "build" || cutImage != "5ca57d91934a" {
+		t.Errorf("cut = %q %q, want build 5ca57d91934a", cutStage, cutImage)
+	}
+	done := log + " ---> e723225478bf\nStep 9/9 : FROM scratch\n ---> \nStep 10/9 : COPY --from=build /out/grade /grade\n ---> 2008b2126d30\nSuccessfully built 2008b2126d30\n"
+	stages, cutStage, cutImage = stageImages([]byte(done))
+	if stages["build"] != "e723225478bf" || len(stages) != 3 || cutStage != "" || cutImage != "" {
+		t.Errorf("stages = %v, cut = %q %q", stages, cutStage, cutImage)
+	}
+}
