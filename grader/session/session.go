@@ -247,13 +247,15 @@ func (s *Session) Close() error {
 			errs = append(errs, fmt.Errorf("remove container %.12s: %w", id, err))
 		}
 	}
-	for _, f := range files {
-		if err := os.Remove(f); err != nil && !errors.Is(err, os.ErrNotExist) {
-			errs = append(errs, err)
-		}
-	}
 	if !s.opts.Keep {
 		errs = append(errs, removeImages(ctx, s.cli, built)...)
+	}
+	// Temporary files go last: one of them may be the relay socket through
+	// which the engine is reached (ssh://).
+	for _, f := range files {
+		if err := os.RemoveAll(f); err != nil && !errors.Is(err, os.ErrNotExist) {
+			errs = append(errs, err)
+		}
 	}
 	return errors.Join(errs...)
 }
