@@ -222,9 +222,9 @@ var submissions = map[string]want{
 
 func testOptions() grader.Options {
 	o := grader.DefaultOptions()
-	o.StartTimeout = 4 * time.Second
+	o.StartTimeout = 10 * time.Second
 	o.ProbeTimeout = 2 * time.Second
-	o.BuildTimeout = 3 * time.Minute
+	o.BuildTimeout = 10 * time.Minute
 	o.Store = store
 	o.GraderVersion = "test"
 	return o

@@ -133,7 +133,7 @@ func warmCache(t *testing.T) {
 }
 
 func (c class) args(out string, extra ...string) []string {
-	args := []string{"batch", "-j", "2", "--build-timeout", "60s", "--start-timeout", "15s", "--progress", "lines",
+	args := []string{"batch", "-j", "2", "--build-timeout", "120s", "--start-timeout", "15s", "--progress", "lines",
 		"--repos", c.roster, "--before", deadline, "--cache", c.cache, "--out", out}
 	return append(append(args, extra...), c.dir)
 }
