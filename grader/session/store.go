@@ -136,9 +136,11 @@ func Clean(ctx context.Context, cli client.APIClient, st *Store) (CleanResult, e
 }
 
 // removeImages removes tags in the grader's namespace, then the recorded ids
-// that carry no other tag, newest first, repeating while it makes progress
-// (a parent can go once its children went). Never forced: what is still in
-// use stays. Untagged parents go with their children (PruneChildren).
+// that carry no other tag, repeating while it makes progress (a parent can
+// go once its children went). Never forced: what is still in use stays.
+// Parents are not pruned implicitly: an untagged parent that existed before
+// grade built on it is not grade's to remove; every image a grade build
+// created is recorded and removed by its own id.
 func removeImages(ctx context.Context, cli client.APIClient, imgs []builtImage) []error {
 	var errs []error
 	refs := map[string]bool{}
@@ -150,7 +152,7 @@ func removeImages(ctx context.Context, cli client.APIClient, imgs []builtImage) 
 		ids[b.ID] = true
 	}
 	for ref := range refs {
-		if _, err := cli.ImageRemove(ctx, ref, client.ImageRemoveOptions{PruneChildren: true}); err != nil &&
+		if _, err := cli.ImageRemove(ctx, ref, client.ImageRemoveOptions{PruneChildren: false}); err != nil &&
 			!isNotFound(err) && !isConflict(err) {
 			errs = append(errs, fmt.Errorf("remove %s: %w", ref, err))
 		}
@@ -171,7 +173,7 @@ func removeImages(ctx context.Context, cli client.APIClient, imgs []builtImage) 
 				delete(ids, id) // someone else tagged it: not ours to remove
 				continue
 			}
-			if _, err := cli.ImageRemove(ctx, id, client.ImageRemoveOptions{PruneChildren: true}); err == nil || isNotFound(err) {
+			if _, err := cli.ImageRemove(ctx, id, client.ImageRemoveOptions{PruneChildren: false}); err == nil || isNotFound(err) {
 				delete(ids, id)
 				progress = true
 			}
