@@ -40,13 +40,20 @@ func Images(ctx context.Context, cli client.APIClient) (map[string]bool, error) 
 
 // CleanedUp compares the engine's images after `grade clean` with those
 // before the tests: no image grade recorded (in store) may remain, and no
-// image that existed before may be gone. Images that other programs made
+// image that existed before may be gone unless grade's builds produced it. Images that other programs made
 // meanwhile on a shared engine are not grade's and are not counted.
 func CleanedUp(before, after map[string]bool, recorded []string) (left, gone []string) {
-	extra, gone := Diff(before, after)
+	extra, missing := Diff(before, after)
 	for _, id := range extra {
 		if slices.Contains(recorded, id) {
 			left = append(left, id)
+		}
+	}
+	// An image that existed before may go only if grade recorded it: a
+	// build that produced the very same image (same id) made it grade's.
+	for _, id := range missing {
+		if !slices.Contains(recorded, id) {
+			gone = append(gone, id)
 		}
 	}
 	return left, gone
