@@ -102,6 +102,7 @@ printf '%s\n' "bench-bare:latest" "$grade_ref" >"$state/tags"
 # generous build timeout: on a busy shared engine a cold `go build` can take
 # longer than the default 5 minutes, and grade then (rightly) fails the
 # student's build, which would abort the bench. The script has no timeout.
+# (A string: it goes into hyperfine's command lines too; it splits on purpose.)
 grade_flags="--build-timeout ${GRADE_BUILD_TIMEOUT:-30m}"
 
 # --- prime: learn the submission's COPY steps, check both sides work ------
@@ -116,8 +117,9 @@ grep -oE '^ ---> [0-9a-f]{12}$' "$work/prime.log" | awk '{print $2}' | xargs doc
 		| .ContainerConfig.Cmd | tojson' >"$state/sigs"
 [ "$(wc -l <"$state/sigs")" -eq 3 ] ||
 	die "expected 3 new COPY layers in the priming build, found $(wc -l <"$state/sigs") (see $work/prime.log)"
-grep -q 'RUN CGO_ENABLED=0' "$work/prime.log" && ! grep -A1 'RUN CGO_ENABLED=0' "$work/prime.log" | grep -q 'Using cache' ||
+if ! grep -q 'RUN CGO_ENABLED=0' "$work/prime.log" || grep -A1 'RUN CGO_ENABLED=0' "$work/prime.log" | grep -q 'Using cache'; then
 	die "the priming build did not run go build: the submission is not unique"
+fi
 
 # The first grade runs double as the peak-RSS runs (/usr/bin/time -v) and
 # as the check that both sides work: one cold, one warm, then the script.
@@ -125,6 +127,7 @@ grep -q 'RUN CGO_ENABLED=0' "$work/prime.log" && ! grep -A1 'RUN CGO_ENABLED=0' 
 # required check and skip the bonus; prints the peak RSS in KiB.
 rss() {
 	local rc=0
+	# shellcheck disable=SC2086
 	/usr/bin/time -v -o "$work/rss-$1.time" "$work/grade" $grade_flags --format json --output "$work/rss-$1.json" "$sub" \
 		>/dev/null 2>"$work/rss-$1.err" || rc=$?
 	if [ "$rc" != 0 ]; then
@@ -156,7 +159,7 @@ loadavg() { cut -d' ' -f1-3 /proc/loadavg; }
 # timed.
 mkdir -p "$work/runs"
 grade_cmd="$work/grade $grade_flags --format json --output $work/runs/grade.cur $sub"
-bare_cmd="env BARE_TIMES=$work/runs/bare.cur $root/bench/bare.sh $sub"
+bare_cmd="BARE_TIMES=$work/runs/bare.cur $root/bench/bare.sh $sub"
 file_record() { # file_record SIDE DIR: shell code that files SIDE's last record in DIR
 	echo "if [ -f $work/runs/$1.cur ]; then n=\$(ls $2 | wc -l); mv $work/runs/$1.cur $2/\$(printf %04d \$n); fi"
 }
@@ -320,9 +323,9 @@ jq -n -r \
 	"- Warm: the same source again, after one warm-up run; \($warm_cache).",
 	"- Both sides keep their final image as build cache (grade’s default; the script’s `bench-bare` tag). Rounds alternate which command runs first, because other builds on this engine make the load drift; load average (1/5/15 min) per round: cold \($lc); warm \($lw).",
 	"- Peak RSS: maximum resident set size from `/usr/bin/time -v`, one cold and one warm run.",
-	"- grade’s own per-check durations in those two runs (`--format json`, checks ≥ 5 ms; image.build = build, image.no-toolchain = filesystem export, runtime.start = container create, start and wait, runtime.non-root = docker top): cold total \($gc[0].duration_ms) ms: \(checks($gc[0])); warm total \($gw[0].duration_ms) ms: \(checks($gw[0])).",
+	"- grade’s own per-check durations in those two runs (`--format json`, checks ≥ 5 ms; image.build = build, image.no-toolchain = filesystem export, runtime.start = the wait for the container, which starts during the export, runtime.non-root = docker top): cold total \($gc[0].duration_ms) ms: \(checks($gc[0])); warm total \($gw[0].duration_ms) ms: \(checks($gw[0])).",
 	"",
-	"Where the time goes (per row, the median over the timed runs, in seconds; so the rows need not add up to the wall median). grade: from its JSON report (per-check duration_ms); the script: timestamps between its steps. “Everything else” is the wall time not in the rows above: for grade process start-up, connecting to the engine, parsing the Dockerfile, removing the container and writing the report; for the script the start of bash and the container removal (`docker port` and the poll count as start).",
+	"Where the time goes (per row, the median over the timed runs, in seconds; so the rows need not add up to the wall median). grade: from its JSON report (per-check duration_ms); the script: timestamps between its steps. “Everything else” is the wall time not in the rows above: for grade process start-up, connecting to the engine, parsing the Dockerfile, removing the container and writing the report; for the script the start of bash and the container removal (`docker port` and the poll count as start). grade starts its container in the background while the image checks read the exported filesystem, so for grade those two rows overlap: its start row is only the wait left after the export.",
 	"",
 	"| phase | grade cold | bare cold | grade warm | bare warm |",
 	"|---|---:|---:|---:|---:|",
