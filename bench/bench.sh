@@ -64,10 +64,17 @@ mkdir -p "$state" "$work/tmp" "$work/grade-state"
 docker images -a -q --no-trunc | sort -u >"$state/s0"
 
 cleanup() {
-	local rc=$?
-	trap - EXIT INT TERM
+	local rc=$? i
+	trap '' INT TERM # a second signal must not cut the cleanup short
+	trap - EXIT
 	log "cleaning up: this run's containers and images, $work"
-	"$root/bench/images.sh" "$state" clean || true
+	# After an interruption the engine may still commit a step or two of a
+	# build whose client went away: clean until nothing of ours is left.
+	for i in 1 2 3 4 5 6; do
+		"$root/bench/images.sh" "$state" clean || true
+		sleep 2
+		[ -n "$("$root/bench/images.sh" "$state" list 2>/dev/null)" ] || break
+	done
 	rm -rf "$work"
 	exit "$rc"
 }
